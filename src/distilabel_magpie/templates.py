@@ -1,0 +1,474 @@
+"""`MagpieTemplate`: the exact prompt text Magpie sends, derived from a model's own chat template.
+
+Rule (DESIGN §2): render the conversation followed by a user message holding a sentinel with the
+model's chat template (no generation prompt) and cut before the sentinel. Everything else (the
+assistant prefix, end-of-turn marker, stop strings, the template's default system turn) is
+derived from a few more renders of sentinel conversations, so one mechanism serves every
+family, presets included (a preset is an official chat template plus the official Magpie
+choices: whether to keep the default system turn and which extra stop strings to add).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import struct
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Optional, Sequence
+
+from distilabel_magpie.chat_template import ChatTemplateError, render
+from distilabel_magpie.errors import MagpieError
+
+# Sentinels survive `| trim` and never occur in real text.
+_Q = "@@MAGPIE-SLOT@@"
+_S1, _S2, _S3 = "@@MAGPIE-1@@", "@@MAGPIE-2@@", "@@MAGPIE-3@@"
+
+# Special markers inside template text: <|im_end|>, <｜end▁of▁sentence｜>, <end_of_turn>, </s>, [INST].
+_MARKER = re.compile(r"<\|[^<>|\s]+\|>|<｜[^｜]+｜>|</?[A-Za-z_][A-Za-z0-9_]*>|\[/?[A-Z_]+\]")
+
+PAPER_FOLLOWUP_SYSTEM_PROMPT = (
+    "You are a helpful AI assistant. The user will engage in a multi-round conversation with you, "
+    "asking initial questions and following up with additional related questions. Your goal is to "
+    "provide thorough, relevant and insightful responses to help the user with their queries."
+)
+
+
+def markers(text: str) -> list[str]:
+    """The special markers (role headers, end-of-turn tokens) found in a piece of template text."""
+    return _MARKER.findall(text)
+
+
+def _cut(rendered: str, sentinel: str, what: str) -> str:
+    count = rendered.count(sentinel)
+    if count != 1:
+        raise MagpieError(
+            f"cannot find the {what} slot in the chat template (the message text appears {count} times "
+            "in its rendering); this template cannot be used for Magpie, pick a preset with --template"
+        )
+    return rendered[: rendered.index(sentinel)]
+
+
+def _after(text: str, start: str, end: Optional[str] = None) -> str:
+    i = text.index(start) + len(start)
+    return text[i:] if end is None else text[i : text.index(end, i)]
+
+
+def _common_prefix(a: str, b: str) -> str:
+    """Longest common prefix of `a` and `b` that does not end inside a special marker."""
+    k = 0
+    while k < min(len(a), len(b)) and a[k] == b[k]:
+        k += 1
+    for text in (a, b):
+        for m in _MARKER.finditer(text):
+            if m.start() < k < m.end():
+                k = m.start()
+    return a[:k]
+
+
+@dataclass(frozen=True)
+class _Structure:
+    user_prefix: str  # opens a user turn, e.g. "<|im_start|>user\n"
+    user_end: str  # closes a user turn, e.g. "<|im_end|>\n"
+    assistant_prefix: str  # the generation prompt, e.g. "<|im_start|>assistant\n"
+    assistant_end: str  # closes an assistant turn
+    default_preamble: str  # text before the first user turn when no system message is given
+    bare_preamble: Optional[str]  # the same without the template's default system turn (None: unknown)
+
+
+@dataclass(frozen=True)
+class MagpieTemplate:
+    """A chat template and the Magpie choices made for it.
+
+    Attributes:
+        name: preset name, or a description of where the template came from.
+        chat_template: the Jinja chat template (as in `tokenizer_config.json` or GGUF metadata).
+        bos_token / eos_token: the strings the template receives as `bos_token` / `eos_token`.
+        default_system: keep the default system turn that some templates inject when no system
+            message is given (Qwen2, Qwen2.5, SmolLM2, Llama-3.1/3.2, Granite). `False` renders
+            the conversation without it.
+        extra_stop: stop strings added to the derived ones (e.g. from the official Magpie configs).
+        today: the date `strftime_now` returns for templates that print today's date.
+    """
+
+    name: str
+    chat_template: str
+    bos_token: Optional[str] = None
+    eos_token: Optional[str] = None
+    default_system: bool = True
+    extra_stop: tuple[str, ...] = ()
+    today: Optional[datetime] = None
+    special_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    # -- rendering ------------------------------------------------------------------------
+    def _raw(self, messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
+        return render(
+            self.chat_template,
+            messages,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+            today=self.today,
+            special_tokens=dict(self.special_tokens),
+        )
+
+    def render(self, messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
+        """The chat template applied to `messages`; without the default system turn when
+        `default_system` is off and `messages` has no system message of its own."""
+        try:
+            text = self._raw(messages, add_generation_prompt)
+        except ChatTemplateError as e:
+            raise MagpieError(f"template {self.name!r}: {e}") from None
+        if self.default_system or (messages and messages[0].get("role") == "system"):
+            return text
+        s = self.structure
+        if s.bare_preamble is None or not text.startswith(s.default_preamble):
+            raise MagpieError(
+                f"template {self.name!r}: cannot render without its default system turn; "
+                "use default_system=True or give a system prompt"
+            )
+        return s.bare_preamble + text[len(s.default_preamble) :]
+
+    def pre_query(self, system_prompt: Optional[str] = None, history: Sequence[dict] = ()) -> str:
+        """The prompt that makes the model write the next user message: the conversation so far
+        (optionally after a system prompt) rendered with the chat template, up to where the
+        user's text would start."""
+        messages = [{"role": "system", "content": system_prompt}] if system_prompt is not None else []
+        messages += [dict(m) for m in history] + [{"role": "user", "content": _Q}]
+        return _cut(self.render(messages), _Q, "user message")
+
+    def response_prompt(self, messages: Sequence[dict]) -> str:
+        """The prompt for the assistant's answer: `messages` with the generation prompt."""
+        return self.render(messages, add_generation_prompt=True)
+
+    # -- derived structure ----------------------------------------------------------------
+    @cached_property
+    def structure(self) -> _Structure:
+        def raw(msgs: list[dict], gen: bool = False) -> str:
+            try:
+                return self._raw(msgs, gen)
+            except ChatTemplateError as e:
+                raise MagpieError(f"template {self.name!r}: {e}") from None
+
+        u1 = {"role": "user", "content": _S1}
+        a2 = {"role": "assistant", "content": _S2}
+        u3 = {"role": "user", "content": _S3}
+        conversation = raw([u1, a2, u3])
+        if any(conversation.count(s) != 1 for s in (_S1, _S2, _S3)):
+            raise MagpieError(
+                f"template {self.name!r}: a message does not appear exactly once in the rendered "
+                "conversation, so its user slot cannot be found; pick a preset with --template"
+            )
+        between_turns = _after(conversation, _S2, _S3)  # assistant end + user prefix
+        assistant_end = _common_prefix(between_turns, _after(raw([u1, a2]), _S2))
+        user_prefix = between_turns[len(assistant_end) :]
+        after_user_gen = _after(raw([u1], gen=True), _S1)
+        user_end = _common_prefix(after_user_gen, _after(raw([u1]), _S1))
+        assistant_prefix = after_user_gen[len(user_end) :]
+
+        default_preamble = _cut(raw([{"role": "user", "content": _Q}]), _Q, "user message")
+        bare_preamble: Optional[str] = None
+        if default_preamble.endswith(user_prefix):
+            default_preamble = default_preamble[: len(default_preamble) - len(user_prefix)]
+            # Only a BOS the template itself prints survives (SmolLM2's bos_token is <|im_start|>,
+            # which its template never prints as a BOS): render once with a sentinel BOS to tell.
+            marked = render(self.chat_template, [{"role": "user", "content": _Q}], bos_token=_S1,
+                            eos_token=self.eos_token, today=self.today, special_tokens=dict(self.special_tokens))
+            bare_preamble = (self.bos_token or "") if marked.startswith(_S1) else ""
+        return _Structure(user_prefix, user_end, assistant_prefix, assistant_end, default_preamble, bare_preamble)
+
+    @property
+    def default_system_turn(self) -> str:
+        """The text the template injects when no system message is given ('' when none)."""
+        s = self.structure
+        if s.bare_preamble is None:
+            return ""
+        return s.default_preamble[len(s.bare_preamble) :]
+
+    @property
+    def assistant_prefix(self) -> str:
+        return self.structure.assistant_prefix
+
+    @property
+    def end_of_turn(self) -> str:
+        """What closes a user turn (its first special marker, or its text when it has none)."""
+        user_end = self.structure.user_end
+        found = markers(user_end)
+        return found[0] if found else user_end
+
+    @property
+    def stop(self) -> list[str]:
+        """Stop strings common to queries and answers: the role and end-of-turn markers of the
+        template, the EOS token and the preset's extra stops."""
+        s = self.structure
+        found: list[str] = []
+        for piece in (s.user_end, s.assistant_prefix, s.assistant_end, s.user_prefix):
+            found += markers(piece)
+        found += [self.eos_token or "", *self.extra_stop]
+        return _unique(t for t in found if t)
+
+    @property
+    def query_stop(self) -> list[str]:
+        """Stops while sampling a user query: also the plain-text assistant header ("Assistant:")."""
+        plain = self.structure.assistant_prefix.strip()
+        return _unique(self.stop + ([plain] if plain and not markers(plain) else []))
+
+    @property
+    def response_stop(self) -> list[str]:
+        """Stops while answering: also the plain-text user header ("User:")."""
+        plain = self.structure.user_prefix.strip()
+        return _unique(self.stop + ([plain] if plain and not markers(plain) else []))
+
+    @property
+    def role_markers(self) -> list[str]:
+        """Text that must never appear inside a message: any stop plus the role headers."""
+        s = self.structure
+        extra = [p.strip() for p in (s.user_prefix, s.assistant_prefix) if p.strip()]
+        return _unique(self.query_stop + self.response_stop + extra)
+
+    def with_options(self, **changes) -> "MagpieTemplate":
+        return replace(self, **changes)
+
+    def describe(self, system_prompt: Optional[str] = None) -> dict:
+        """What the CLI prints: everything a user checks before a run."""
+        return {
+            "template": self.name,
+            "default_system": self.default_system,
+            "default_system_turn": self.default_system_turn,
+            "system_prompt": system_prompt,
+            "pre_query": self.pre_query(system_prompt),
+            "assistant_prefix": self.assistant_prefix,
+            "end_of_turn": self.end_of_turn,
+            "stop": self.query_stop,
+            "response_stop": self.response_stop,
+            "response_prompt_example": self.response_prompt(
+                ([{"role": "system", "content": system_prompt}] if system_prompt is not None else [])
+                + [{"role": "user", "content": "Hi!"}]
+            ),
+        }
+
+
+def _unique(items) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+# -- presets --------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _preset_files() -> dict[str, dict]:
+    presets = {}
+    for entry in resources.files("distilabel_magpie.presets").iterdir():
+        if entry.name.endswith(".json"):
+            data = json.loads(entry.read_text(encoding="utf-8"))
+            presets[data["name"]] = data
+    return presets
+
+
+def _aliases() -> dict[str, str]:
+    table = {}
+    for name, data in _preset_files().items():
+        for alias in [name, *data.get("aliases", [])]:
+            table[alias.lower()] = name
+    return table
+
+
+def preset_names() -> list[str]:
+    return sorted(_preset_files())
+
+
+def get_preset(name: str, default_system: Optional[bool] = None) -> MagpieTemplate:
+    """A preset by name or alias (case-insensitive). Unknown names suggest the closest."""
+    aliases = _aliases()
+    key = name.strip().lower()
+    if key not in aliases:
+        close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.5)
+        hint = f"did you mean {aliases[close[0]]!r}? " if close else ""
+        raise MagpieError(f"unknown template preset {name!r}: {hint}known presets: {', '.join(preset_names())}")
+    data = _preset_files()[aliases[key]]
+    return _from_preset_data(data, default_system)
+
+
+def _from_preset_data(data: dict, default_system: Optional[bool] = None, **overrides) -> MagpieTemplate:
+    return MagpieTemplate(
+        name=data["name"],
+        chat_template=data["chat_template"],
+        bos_token=overrides.get("bos_token", data.get("bos_token")),
+        eos_token=overrides.get("eos_token", data.get("eos_token")),
+        default_system=data["default_system"] if default_system is None else default_system,
+        extra_stop=tuple(data.get("stop", [])),
+    )
+
+
+def match_preset(chat_template: str) -> Optional[dict]:
+    """The preset whose official chat template is exactly `chat_template`, if any."""
+    for data in _preset_files().values():
+        if data["chat_template"] == chat_template:
+            return data
+    return None
+
+
+def from_chat_template(
+    chat_template: Optional[str],
+    bos_token: Optional[str] = None,
+    eos_token: Optional[str] = None,
+    *,
+    source: str,
+    default_system: Optional[bool] = None,
+) -> MagpieTemplate:
+    """A template for a model's own chat template. A template identical to a preset's takes
+    the preset's name, stops and default-system choice; others keep the default system turn
+    (exactly what `apply_chat_template` renders) unless `default_system=False`."""
+    if not chat_template:
+        raise MagpieError(
+            f"{source} has no chat template; pass a preset with --template (one of: {', '.join(preset_names())})"
+        )
+    data = match_preset(chat_template)
+    if data is not None:
+        return _from_preset_data(data, default_system, bos_token=bos_token, eos_token=eos_token)
+    return MagpieTemplate(
+        name=f"custom ({source})",
+        chat_template=chat_template,
+        bos_token=bos_token,
+        eos_token=eos_token,
+        default_system=True if default_system is None else default_system,
+    )
+
+
+def _token_text(token) -> Optional[str]:
+    if isinstance(token, dict):  # AddedToken serialised in tokenizer_config.json
+        return token.get("content")
+    return token
+
+
+def from_tokenizer_config(path: str | Path, default_system: Optional[bool] = None) -> MagpieTemplate:
+    """From a `tokenizer_config.json` (or a directory holding one, or a `chat_template.jinja`)."""
+    path = Path(path)
+    if path.is_dir():
+        config_file = path / "tokenizer_config.json"
+        jinja_file = path / "chat_template.jinja"
+        if not config_file.exists() and not jinja_file.exists():
+            raise MagpieError(f"{path} holds neither tokenizer_config.json nor chat_template.jinja")
+        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
+        if jinja_file.exists() and not config.get("chat_template"):
+            config["chat_template"] = jinja_file.read_text(encoding="utf-8")
+        source = str(path)
+    else:
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise MagpieError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+        source = str(path)
+    chat_template = config.get("chat_template")
+    if isinstance(chat_template, list):  # named templates: use the default one
+        named = {t.get("name"): t.get("template") for t in chat_template}
+        chat_template = named.get("default") or next(iter(named.values()), None)
+    return from_chat_template(
+        chat_template,
+        _token_text(config.get("bos_token")),
+        _token_text(config.get("eos_token")),
+        source=source,
+        default_system=default_system,
+    )
+
+
+def from_hf_tokenizer(tokenizer, default_system: Optional[bool] = None) -> MagpieTemplate:
+    """From a loaded Hugging Face tokenizer."""
+    return from_chat_template(
+        getattr(tokenizer, "chat_template", None),
+        tokenizer.bos_token,
+        tokenizer.eos_token,
+        source=f"tokenizer {getattr(tokenizer, 'name_or_path', '')}".strip(),
+        default_system=default_system,
+    )
+
+
+def from_gguf(path: str | Path, default_system: Optional[bool] = None) -> MagpieTemplate:
+    """From the metadata of a GGUF file (`tokenizer.chat_template` and the BOS/EOS tokens)."""
+    meta = read_gguf_metadata(path, keys={"tokenizer.chat_template", "tokenizer.ggml.bos_token_id",
+                                          "tokenizer.ggml.eos_token_id", "tokenizer.ggml.tokens"})
+    tokens = meta.get("tokenizer.ggml.tokens") or []
+
+    def token(key: str) -> Optional[str]:
+        idx = meta.get(key)
+        return tokens[idx] if isinstance(idx, int) and 0 <= idx < len(tokens) else None
+
+    return from_chat_template(
+        meta.get("tokenizer.chat_template"),
+        token("tokenizer.ggml.bos_token_id"),
+        token("tokenizer.ggml.eos_token_id"),
+        source=Path(path).name,
+        default_system=default_system,
+    )
+
+
+def from_path(path: str | Path, default_system: Optional[bool] = None) -> MagpieTemplate:
+    """From a GGUF file, a tokenizer directory, a `tokenizer_config.json` or a `.jinja` file."""
+    path = Path(path)
+    if not path.exists():
+        raise MagpieError(f"{path} does not exist; give a tokenizer directory, tokenizer_config.json or .gguf file")
+    if path.suffix == ".gguf":
+        return from_gguf(path, default_system)
+    if path.suffix == ".jinja":
+        return from_chat_template(path.read_text(encoding="utf-8"), source=path.name, default_system=default_system)
+    if path.is_dir() or path.suffix == ".json":
+        return from_tokenizer_config(path, default_system)
+    raise MagpieError(
+        f"{path}: unsupported file type; give a tokenizer directory, tokenizer_config.json, chat_template.jinja or .gguf"
+    )
+
+
+def resolve(spec: str, default_system: Optional[bool] = None) -> MagpieTemplate:
+    """A preset name or a path (see `from_path`)."""
+    if spec.lower() in _aliases():
+        return get_preset(spec, default_system)
+    if "/" in spec or "\\" in spec or Path(spec).suffix in (".gguf", ".json", ".jinja") or Path(spec).exists():
+        return from_path(spec, default_system)
+    return get_preset(spec, default_system)  # raises with a suggestion
+
+
+# -- GGUF metadata --------------------------------------------------------------------------
+_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+
+
+def read_gguf_metadata(path: str | Path, keys: Optional[set[str]] = None) -> dict:
+    """Key/value metadata of a GGUF file (header only; no tensors are read). With `keys`,
+    values of other keys are skipped rather than decoded."""
+    path = Path(path)
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise MagpieError(f"{path} is not a GGUF file (bad magic number)")
+        version = struct.unpack("<I", f.read(4))[0]
+        if version < 2:
+            raise MagpieError(f"{path}: GGUF version {version} is too old; convert the model again")
+        _, kv_count = struct.unpack("<QQ", f.read(16))
+
+        def read(fmt: str):
+            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+        def read_str() -> str:
+            return f.read(read("<Q")).decode("utf-8", errors="replace")
+
+        def read_value(vtype: int, keep: bool):
+            if vtype in _GGUF_SCALARS:
+                return read(_GGUF_SCALARS[vtype])
+            if vtype == 8:
+                return read_str() if keep else f.seek(read("<Q"), 1)
+            if vtype == 9:
+                item_type, n = read("<I"), read("<Q")
+                if not keep and item_type in _GGUF_SCALARS:
+                    f.seek(n * struct.calcsize(_GGUF_SCALARS[item_type]), 1)
+                    return None
+                return [read_value(item_type, keep) for _ in range(n)]
+            raise MagpieError(f"{path}: unknown GGUF value type {vtype}; the file may be corrupt")
+
+        meta = {}
+        for _ in range(kv_count):
+            key = read_str()
+            keep = keys is None or key in keys
+            value = read_value(read("<I"), keep)
+            if keep:
+                meta[key] = value
+        return meta
