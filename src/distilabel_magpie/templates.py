@@ -323,7 +323,7 @@ def from_chat_template(
     (exactly what `apply_chat_template` renders) unless `default_system=False`."""
     if not chat_template:
         raise MagpieError(
-            f"{source} has no chat template; pass a preset with --template (one of: {', '.join(preset_names())})"
+            f"{source} has no chat template; set the template to a preset (one of: {', '.join(preset_names())})"
         )
     data = match_preset(chat_template)
     if data is not None:

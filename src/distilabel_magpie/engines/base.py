@@ -41,14 +41,14 @@ class SamplingParams:
     def greedy(self) -> bool:
         return self.temperature <= 0
 
-    def sample_seed(self, prompt: str, index: int, salt: int = 0) -> int:
-        """A 32-bit seed for one sample, fixed by (seed, prompt, sample index, salt) so results do
-        not depend on how requests are batched; random when no seed is set."""
+    def sample_seed(self, prompt_index: int, sample_index: int) -> int:
+        """A 32-bit seed for one sample, fixed by (seed, prompt position, sample index) so results
+        do not depend on how a backend batches requests; random when no seed is set."""
         if self.seed is None:
             import random
 
             return random.getrandbits(32)
-        digest = hashlib.blake2b(f"{self.seed}|{salt}|{index}|{prompt}".encode(), digest_size=4).digest()
+        digest = hashlib.blake2b(f"{self.seed}|{prompt_index}|{sample_index}".encode(), digest_size=4).digest()
         return int.from_bytes(digest, "little")
 
 

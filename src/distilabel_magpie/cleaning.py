@@ -1,0 +1,59 @@
+"""Turn a raw sampled query into a clean one, or say why it was rejected."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Optional
+
+from distilabel_magpie.engines.base import Completion, find_stop
+from distilabel_magpie.templates import MagpieTemplate
+
+# Why a query or answer is not usable. "ok" rows are the dataset; the others stay, flagged.
+OK, EMPTY, TRUNCATED, LEAKED_ROLE, DUPLICATE, ERROR, SKIPPED = (
+    "ok", "empty", "truncated", "leaked_role", "duplicate", "error", "skipped")
+
+# "Question: ...", "### Instruction: ...", "User: ..." at the start of a query.
+_LABEL = re.compile(
+    r"^\s*(?:#{1,6}\s*)?\**(?:question|query|user|instruction|prompt|human|input|task|request|q)\**\s*\d*\s*[:：]\s*",
+    re.IGNORECASE)
+# A dialogue written inside one turn: a line that opens another speaker's message.
+_ROLE_LINE = re.compile(
+    r"(?:^|\n)\s*(?:#{1,6}\s*)?\**(?:assistant|ai|bot|gpt|response|answer|system)\**\s*[:：]", re.IGNORECASE)
+
+
+def normalize(text: str) -> str:
+    """Key for exact-duplicate detection: case, spacing and Unicode form do not matter."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def clean_query(completion: Completion, template: MagpieTemplate) -> tuple[str, str]:
+    """(clean text, status). Status precedence: error > truncated > leaked_role > empty > ok."""
+    if completion.finish_reason == "error":
+        return "", ERROR
+    text = completion.text
+    hit = find_stop(text, template.role_markers)  # a backend that did not stop on a marker
+    if hit is not None:
+        text = text[: hit[0]]
+    text = _LABEL.sub("", text.strip(), count=1).strip()
+    if completion.finish_reason == "length" and hit is None:
+        return text, TRUNCATED
+    role = _ROLE_LINE.search(text)
+    if role is not None:
+        return text[: role.start()].strip(), LEAKED_ROLE
+    return (text, OK) if text else ("", EMPTY)
+
+
+def clean_response(completion: Optional[Completion], template: MagpieTemplate) -> tuple[Optional[str], str]:
+    if completion is None:
+        return None, SKIPPED
+    if completion.finish_reason == "error":
+        return None, ERROR
+    text = completion.text
+    hit = find_stop(text, template.response_stop)
+    if hit is not None:
+        text = text[: hit[0]]
+    text = text.strip()
+    if completion.finish_reason == "length" and hit is None:
+        return text, TRUNCATED
+    return (text, OK) if text else (text, EMPTY)

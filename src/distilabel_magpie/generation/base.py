@@ -1,0 +1,61 @@
+"""What our generation steps share: the LLM check, the engine and the resolved template."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from pydantic import BaseModel, Field, PrivateAttr
+
+from distilabel_magpie.engines import CompletionEngine, check_supported, engine_for
+from distilabel_magpie.templates import MagpieTemplate, resolve
+
+
+class MagpieLLMMixin(BaseModel):
+    """Fields and loading shared by every step that prompts the model with exact text."""
+
+    template: RuntimeParameter[str] = Field(
+        default="auto",
+        description="Chat template: 'auto' (the model's own, from its tokenizer or GGUF), a preset name "
+        "(see `distilabel-magpie template --list`) or a path to a tokenizer dir / tokenizer_config.json / .gguf.",
+    )
+    default_system: Optional[RuntimeParameter[bool]] = Field(
+        default=None,
+        description="Keep the default system turn some templates inject (Qwen2.5, SmolLM2, Llama-3.1...). "
+        "None: the preset's choice (official Magpie configs), or the template as is.",
+    )
+
+    _engine: Optional[CompletionEngine] = PrivateAttr(default=None)
+    _template: Optional[MagpieTemplate] = PrivateAttr(default=None)
+
+    def model_post_init(self, __context: Any) -> None:
+        # Defined so pydantic chains to distilabel's step set-up instead of replacing it with
+        # its private-attribute initialiser; refuses chat-only LLMs at construction.
+        super().model_post_init(__context)
+        check_supported(getattr(self, "llm"))
+
+    def _load_engine(self) -> None:
+        """Call after `llm.load()`."""
+        self._engine = engine_for(getattr(self, "llm"))
+        if self.template == "auto":
+            self._template = self._engine.own_template(self.default_system)
+        else:
+            self._template = resolve(self.template, self.default_system)
+
+    @property
+    def engine(self) -> CompletionEngine:
+        assert self._engine is not None, "step not loaded"
+        return self._engine
+
+    @property
+    def magpie_template(self) -> MagpieTemplate:
+        assert self._template is not None, "step not loaded"
+        return self._template
+
+
+def merge_metadata(row: dict, step_name: str, **entries: Any) -> dict:
+    """distilabel_metadata with `<key>_<step_name>` entries added (the convention of distilabel)."""
+    metadata = dict(row.get("distilabel_metadata") or {})
+    for key, value in entries.items():
+        metadata[f"{key}_{step_name}"] = value
+    return metadata

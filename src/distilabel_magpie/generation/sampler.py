@@ -1,0 +1,198 @@
+"""Instruction sampler: the model writes user queries from its pre-query template alone."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
+from distilabel.constants import DISTILABEL_METADATA_KEY
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps.tasks.base import GeneratorTask
+from pydantic import Field, PrivateAttr
+
+from distilabel_magpie.cleaning import DUPLICATE, OK, clean_query, normalize
+from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
+from distilabel_magpie.system_prompts import SystemPromptSampler
+
+if TYPE_CHECKING:
+    from distilabel.typing import GeneratorStepOutput, StepColumns
+
+
+class MagpieSampler(MagpieLLMMixin, GeneratorTask):
+    """Samples user queries with Magpie: the model gets only its chat template up to where a
+    user message starts (the pre-query text) and writes the query itself.
+
+    Every query is kept as a row; `instruction_status` says whether it is usable (`ok`) or why
+    not (`empty`, `truncated` = hit the token limit, `leaked_role` = the model wrote a dialogue,
+    `duplicate` = exact repeat of an earlier query of this run, `error`). Queries are cleaned:
+    stripped, cut at leaked role markers, "Question:"-style labels removed. The prompt is exactly
+    the model's chat template rendering (with the chosen system prompt), tokenised without
+    adding special tokens.
+
+    Attributes:
+        llm: a raw-completion LLM: `LlamaCppEngine`, `TransformersEngine`, `VLLMEngine` or
+            distilabel's `LlamaCppLLM`, `TransformersLLM`, `vLLM`.
+        template: 'auto', a preset name or a tokenizer/GGUF path.
+        default_system: keep the template's default system turn (None: the preset's choice).
+        system_prompt: None (paper default), a string, a list, or `{name: text | [text, weight]}`.
+        num_rows: rows to produce (all statuses).
+        n: queries sampled per prompt (they share one prefill).
+        temperature / top_p / top_k / max_new_tokens: query sampling (paper: T=1.0, top_p=1.0).
+        early_stop_newline: also stop at the first newline (the official "early stopping").
+        extra_stop: stop strings added to the template's.
+        seed: makes system-prompt choices and sampling reproducible.
+
+    Runtime parameters:
+        - `num_rows`: rows to produce.
+        - `n`: queries per prompt.
+        - `temperature`, `top_p`, `top_k`, `max_new_tokens`: sampling settings for queries.
+        - `early_stop_newline`: stop at the first newline.
+        - `extra_stop`: additional stop strings.
+        - `seed`: random seed.
+        - `template`, `default_system`: which chat template rendering to use.
+
+    Output columns:
+        - instruction (`str`): the cleaned query ('' when empty).
+        - instruction_status (`str`): `ok`, `empty`, `truncated`, `leaked_role`, `duplicate` or `error`.
+        - system_prompt_key (`str | None`): which system prompt was used.
+        - system_prompt (`str | None`): its text.
+        - template (`str`): the chat template preset or source.
+        - model_name (`str`): the model.
+        - distilabel_metadata (`dict`): raw query, finish reason, token counts, sampling settings.
+
+    Categories:
+        - text-generation
+        - instruction
+        - generator
+
+    References:
+        - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+
+    Examples:
+        Sample queries with the embedded SmolLM2 model:
+
+        ```python
+        from distilabel_magpie.engines import LlamaCppEngine
+        from distilabel_magpie.generation import MagpieSampler
+
+        sampler = MagpieSampler(llm=LlamaCppEngine(model_path="embedded"), num_rows=8, seed=0)
+        sampler.load()
+        rows, last = next(sampler.process())
+        ```
+    """
+
+    system_prompt: Optional[RuntimeParameter[Union[str, List[Optional[str]], Dict[str, Any]]]] = Field(
+        default=None,
+        description="None, a string, a list, or {name: text | [text, weight]} (weights are normalised).",
+    )
+    num_rows: RuntimeParameter[int] = Field(default=None, description="Rows to produce (all statuses).")
+    n: RuntimeParameter[int] = Field(default=1, description="Queries sampled per prompt (one shared prefill).")
+    temperature: RuntimeParameter[float] = Field(default=1.0, description="Query sampling temperature.")
+    top_p: RuntimeParameter[float] = Field(default=1.0, description="Query nucleus sampling.")
+    top_k: RuntimeParameter[int] = Field(default=0, description="Query top-k sampling (0: off).")
+    max_new_tokens: RuntimeParameter[int] = Field(default=256, description="Token limit of a query.")
+    early_stop_newline: RuntimeParameter[bool] = Field(
+        default=False, description="Also stop a query at its first newline.")
+    # None rather than []: distilabel 1.5.3's runtime-parameter dump indexes list values ([0]).
+    extra_stop: Optional[RuntimeParameter[List[str]]] = Field(
+        default=None, description="Stop strings added to the template's.")
+    seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
+
+    _seen: set = PrivateAttr(default_factory=set)
+    _counts: collections.Counter = PrivateAttr(default_factory=collections.Counter)
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        SystemPromptSampler(self.system_prompt)  # bad specs fail at construction
+
+    def load(self) -> None:
+        super().load()
+        self._load_engine()
+        if self.num_rows is None or self.num_rows <= 0:
+            raise MagpieError(f"num_rows must be a positive integer, got {self.num_rows}")
+        if self.n < 1:
+            raise MagpieError(f"n must be >= 1, got {self.n}")
+
+    @property
+    def outputs(self) -> "StepColumns":
+        return ["instruction", "instruction_status", "system_prompt_key", "system_prompt", "template", "model_name"]
+
+    def format_output(self, output: Optional[str], input: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        return {"instruction": output}
+
+    def sampling_params(self) -> SamplingParams:
+        stop = list(self.magpie_template.query_stop) + list(self.extra_stop or ())
+        if self.early_stop_newline:
+            stop.append("\n")
+        return SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
+                              top_k=self.top_k, stop=tuple(stop), n=self.n, seed=self.seed)
+
+    def process(self, offset: int = 0) -> "GeneratorStepOutput":
+        """Yields batches of `batch_size` rows until `num_rows` rows exist."""
+        chooser = SystemPromptSampler(self.system_prompt, self.seed)
+        template = self.magpie_template
+        base = self.sampling_params()
+        produced = offset
+        started, tokens = time.monotonic(), 0
+        while produced < self.num_rows:
+            size = min(self.batch_size, self.num_rows - produced)
+            n_prompts = -(-size // self.n)
+            choices = [chooser.choose(produced + i * self.n) for i in range(n_prompts)]
+            prompts = [template.pre_query(c.text) for c in choices]
+            params = base if self.seed is None else dataclasses.replace(base, seed=self.seed + produced)
+            completions = self.engine.complete(prompts, params)
+            rows = []
+            for choice, prompt, samples in zip(choices, prompts, completions):
+                for completion in samples:
+                    if len(rows) < size:
+                        rows.append(self._row(choice, prompt, completion, params))
+                        tokens += completion.completion_tokens
+            produced += len(rows)
+            elapsed = time.monotonic() - started
+            self._logger.info(
+                f"{self.name}: {produced}/{self.num_rows} queries, {self._counts[OK]} ok "
+                f"({self._counts[OK] / max(1, sum(self._counts.values())):.0%}), {tokens / max(elapsed, 1e-9):.1f} tok/s")
+            last = produced >= self.num_rows
+            if last:
+                self._summarise()
+            yield rows, last
+
+    def _row(self, choice, prompt: str, completion, params: SamplingParams) -> Dict[str, Any]:
+        text, status = clean_query(completion, self.magpie_template)
+        if status == OK:
+            key = normalize(text)
+            if key in self._seen:
+                status = DUPLICATE
+            self._seen.add(key)
+        self._counts[status] += 1
+        return {
+            "instruction": text,
+            "instruction_status": status,
+            "system_prompt_key": choice.key,
+            "system_prompt": choice.text,
+            "template": self.magpie_template.name,
+            "model_name": self.engine.model_name,
+            DISTILABEL_METADATA_KEY: merge_metadata(
+                {}, self.name,
+                raw_output=completion.text,
+                magpie=dict(
+                    prompt=prompt, finish_reason=completion.finish_reason, stop_reason=completion.stop_reason,
+                    error=completion.error, temperature=params.temperature, top_p=params.top_p,
+                    top_k=params.top_k, max_new_tokens=params.max_new_tokens, seed=params.seed),
+                statistics={"input_tokens": completion.prompt_tokens, "output_tokens": completion.completion_tokens},
+            ),
+        }
+
+    def _summarise(self) -> None:
+        total = sum(self._counts.values())
+        counts = ", ".join(f"{k}={v}" for k, v in self._counts.most_common())
+        if self._counts[OK] == 0:
+            self._logger.error(
+                f"{self.name}: none of {total} queries is usable ({counts}). Check the stop strings "
+                f"({list(self.sampling_params().stop)}), the template ({self.magpie_template.name}) and max_new_tokens.")
+        else:
+            self._logger.info(f"{self.name}: {self._counts[OK]} of {total} queries usable ({counts})")
