@@ -26,7 +26,7 @@ system-deps:
 
 demo: install
 	$(VENV)/bin/distilabel pipeline run --config pipelines/magpie-sft.yaml \
-		--param magpie_sampler.num_rows=$(ROWS) --ignore-cache
+		--param magpie_sft.num_rows=$(ROWS) --ignore-cache
 	$(VENV)/bin/distilabel-magpie report data/magpie-sft
 
 test: install system-deps

@@ -15,7 +15,7 @@ OK, EMPTY, TRUNCATED, LEAKED_ROLE, DUPLICATE, ERROR, SKIPPED = (
 
 # "Question: ...", "### Instruction: ...", "User: ..." at the start of a query.
 _LABEL = re.compile(
-    r"^\s*(?:#{1,6}\s*)?\**(?:question|query|user|instruction|prompt|human|input|task|request|q)\**\s*\d*\s*[:：]\s*",
+    r"^\s*(?:#{1,6}\s*)?\**(?:question|query|user|instruction|prompt|human|input|task|request|q)\**\s*\d*\s*[:：]\**\s*",
     re.IGNORECASE)
 # A dialogue written inside one turn: a line that opens another speaker's message.
 _ROLE_LINE = re.compile(

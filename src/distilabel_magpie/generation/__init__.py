@@ -2,5 +2,6 @@
 
 from distilabel_magpie.generation.responder import MagpieResponder
 from distilabel_magpie.generation.sampler import MagpieSampler
+from distilabel_magpie.generation.sft import MagpieSFTGenerator
 
-__all__ = ["MagpieSampler", "MagpieResponder"]
+__all__ = ["MagpieSampler", "MagpieResponder", "MagpieSFTGenerator"]

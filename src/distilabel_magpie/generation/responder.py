@@ -9,7 +9,7 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field
 
-from distilabel_magpie.cleaning import OK, SKIPPED, clean_response
+from distilabel_magpie.cleaning import OK, clean_response
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
 
@@ -91,10 +91,7 @@ class MagpieResponder(MagpieLLMMixin, Task):
         return ["response", "response_status", "model_name"]
 
     def format_input(self, input: Dict[str, Any]) -> List[Dict[str, str]]:
-        messages = []
-        if self.use_system_prompt and input.get("system_prompt"):
-            messages.append({"role": "system", "content": input["system_prompt"]})
-        return messages + [{"role": "user", "content": input["instruction"]}]
+        return answer_messages(input, self.use_system_prompt)
 
     def format_output(self, output: Optional[str], input: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         return {"response": output}
@@ -105,32 +102,43 @@ class MagpieResponder(MagpieLLMMixin, Task):
             stop=tuple(self.magpie_template.response_stop) + tuple(self.extra_stop or ()), seed=self.seed)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        template, params = self.magpie_template, self.sampling_params()
-        todo = [i for i, row in enumerate(inputs)
-                if row.get("instruction_status", OK) == OK and (row.get("instruction") or "").strip()]
-        prompts = [template.response_prompt(self.format_input(inputs[i])) for i in todo]
-        prompt_of = dict(zip(todo, prompts))
-        started = time.monotonic()
-        completions = dict(zip(todo, (c[0] for c in self.engine.complete(prompts, params)))) if todo else {}
-        tokens = sum(c.completion_tokens for c in completions.values())
-        self._logger.info(f"{self.name}: answered {len(todo)} of {len(inputs)} rows, "
-                          f"{tokens / max(time.monotonic() - started, 1e-9):.1f} tok/s")
-        rows = []
-        for i, row in enumerate(inputs):
-            completion = completions.get(i)
-            response, status = clean_response(completion, template)
-            out = {**row, "response": response, "response_status": status, "model_name": self.engine.model_name}
-            if completion is not None:
-                out["distilabel_metadata"] = merge_metadata(
-                    row, self.name,
-                    raw_output=completion.text,
-                    magpie=dict(prompt=prompt_of[i], finish_reason=completion.finish_reason,
-                                stop_reason=completion.stop_reason, error=completion.error,
-                                temperature=params.temperature, top_p=params.top_p,
-                                max_new_tokens=params.max_new_tokens, seed=params.seed),
-                    statistics={"input_tokens": completion.prompt_tokens,
-                                "output_tokens": completion.completion_tokens})
-            elif status == SKIPPED:
-                out.setdefault("distilabel_metadata", row.get("distilabel_metadata") or {})
-            rows.append(out)
-        yield rows
+        yield answer_rows(self, list(inputs), self.sampling_params(), self.use_system_prompt)
+
+
+def answer_messages(row: Dict[str, Any], use_system_prompt: bool) -> List[Dict[str, str]]:
+    system = row.get("system_prompt") if use_system_prompt else None
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": row["instruction"]}]
+
+
+def answer_rows(step: MagpieLLMMixin, rows: List[Dict[str, Any]], params: SamplingParams,
+                use_system_prompt: bool) -> List[Dict[str, Any]]:
+    """Answer the `ok` rows in one engine call; the others get `response_status="skipped"`.
+    Shared by `MagpieResponder` and `MagpieSFTGenerator`."""
+    template, engine = step.magpie_template, step.engine
+
+    todo = [i for i, row in enumerate(rows)
+            if row.get("instruction_status", OK) == OK and (row.get("instruction") or "").strip()]
+    prompt_of = {i: template.response_prompt(answer_messages(rows[i], use_system_prompt)) for i in todo}
+    started = time.monotonic()
+    completions = dict(zip(todo, (c[0] for c in engine.complete([prompt_of[i] for i in todo], params)))) if todo else {}
+    tokens = sum(c.completion_tokens for c in completions.values())
+    step._logger.info(f"{step.name}: answered {len(todo)} of {len(rows)} rows, "
+                      f"{tokens / max(time.monotonic() - started, 1e-9):.1f} tok/s")
+    out_rows = []
+    for i, row in enumerate(rows):
+        completion = completions.get(i)
+        response, status = clean_response(completion, template)
+        out = {**row, "response": response, "response_status": status, "model_name": engine.model_name}
+        out["distilabel_metadata"] = dict(row.get("distilabel_metadata") or {})
+        if completion is not None:
+            out["distilabel_metadata"] = merge_metadata(
+                row, step.name,
+                raw_output_response=completion.text,
+                magpie_response=dict(prompt=prompt_of[i], finish_reason=completion.finish_reason,
+                                     stop_reason=completion.stop_reason, error=completion.error,
+                                     temperature=params.temperature, top_p=params.top_p,
+                                     max_new_tokens=params.max_new_tokens, seed=params.seed),
+                statistics_response={"input_tokens": completion.prompt_tokens,
+                                     "output_tokens": completion.completion_tokens})
+        out_rows.append(out)
+    return out_rows

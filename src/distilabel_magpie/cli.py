@@ -1,0 +1,103 @@
+"""`distilabel-magpie`: what `distilabel pipeline run` cannot do.
+
+Errors from bad input are printed as one line (no traceback) with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from typing import Optional, Sequence
+
+from distilabel_magpie.errors import MagpieError
+
+
+def _template(args: argparse.Namespace) -> int:
+    from distilabel_magpie import templates
+
+    if args.list:
+        for name in templates.preset_names():
+            t = templates.get_preset(name)
+            print(f"{name:12} {t.pre_query()!r}")
+        return 0
+    if not args.source:
+        raise MagpieError("give a preset name, tokenizer directory, tokenizer_config.json or .gguf file (or --list)")
+    default_system = False if args.no_default_system else (True if args.default_system else None)
+    template = templates.resolve(args.source, default_system)
+    info = template.describe(args.system_prompt)
+    if args.tokens:
+        info["pre_query_token_ids"] = _token_ids(args.source, info["pre_query"])
+    print(json.dumps(info, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _token_ids(source: str, text: str) -> list[int]:
+    """Token ids as our engines send them (special tokens parsed, none added)."""
+    if source.endswith(".gguf"):
+        import llama_cpp
+        from llama_cpp._internals import LlamaModel
+        from llama_cpp._logger import set_verbose
+
+        set_verbose(False)
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        model = LlamaModel(path_model=source, params=params, verbose=False)
+        try:
+            return model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        finally:
+            model.close()
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _report(args: argparse.Namespace) -> int:
+    from distilabel_magpie.report import write_report
+
+    path = write_report(args.dataset_dir)
+    print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="distilabel-magpie", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("template", help="print the Magpie prompt pieces of a model's chat template as JSON")
+    p.add_argument("source", nargs="?", help="preset name, tokenizer dir, tokenizer_config.json, .jinja or .gguf")
+    p.add_argument("--system-prompt", help="render with this system prompt")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--no-default-system", action="store_true", help="drop the template's default system turn")
+    group.add_argument("--default-system", action="store_true", help="keep the template's default system turn")
+    p.add_argument("--tokens", action="store_true", help="also print the pre-query token ids (gguf or tokenizer dir)")
+    p.add_argument("--list", action="store_true", help="list the presets")
+    p.set_defaults(func=_template)
+
+    p = sub.add_parser("report", help="write report.md with plots for a dataset folder written by SaveDataset")
+    p.add_argument("dataset_dir")
+    p.set_defaults(func=_report)
+
+    try:  # the review commands need the review extra
+        from distilabel_magpie.review.cli import register
+    except ImportError:
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    warnings.filterwarnings("ignore")  # distilabel 1.5.3 + pydantic 2.x warn on import
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MagpieError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""vLLM backend (offline `LLM`): exact token ids, `n` samples per prompt, prefix caching on."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from pydantic import Field, PrivateAttr
+
+from distilabel_magpie.engines.base import Completion, CompletionEngine, ProgressCallback, SamplingParams, apply_stops
+from distilabel_magpie.engines.llm import CompletionLLM
+from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.templates import MagpieTemplate, from_hf_tokenizer
+
+
+class VLLMRunner:
+    """Raw completions with a loaded `vllm.LLM`."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.tokenizer = llm.get_tokenizer()
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def complete(self, prompts: Sequence[str], params: SamplingParams,
+                 progress: Optional[ProgressCallback] = None) -> list[list[Completion]]:
+        from vllm import SamplingParams as VllmSamplingParams
+
+        if params.grammar:
+            raise MagpieError("grammars are only supported by LlamaCppEngine")
+        sampling = VllmSamplingParams(
+            n=params.n, temperature=max(params.temperature, 0.0), top_p=params.top_p,
+            top_k=params.top_k if params.top_k > 0 else -1, min_p=params.min_p, max_tokens=params.max_new_tokens,
+            stop=list(params.stop) or None, seed=params.seed, skip_special_tokens=False,
+            spaces_between_special_tokens=False)
+        # Token ids, not text: vLLM would otherwise add the tokenizer's BOS in front of the template's.
+        requests = [{"prompt_token_ids": self.tokenize(p)} for p in prompts]
+        outputs = self.llm.generate(requests, sampling, use_tqdm=progress is not None)
+        results = []
+        for request, output in zip(requests, outputs):
+            samples = []
+            for o in output.outputs:
+                reason = o.finish_reason if o.finish_reason in ("stop", "length") else "error"
+                text, hit = apply_stops(o.text, params.stop)  # stop strings inside special tokens
+                stop_reason = hit or (o.stop_reason if isinstance(o.stop_reason, str) else None)
+                samples.append(Completion(text, "stop" if hit else reason, len(request["prompt_token_ids"]),
+                                          len(o.token_ids), stop_reason=stop_reason, token_ids=list(o.token_ids)))
+            results.append(samples)
+        return results
+
+
+class VLLMEngine(CompletionLLM):
+    """Raw completions with vLLM on a GPU: prefix caching shares the pre-query prefill across
+    requests and `n` samples share one prefill.
+
+    Attributes:
+        model: model directory or hub id.
+        tokenizer: tokenizer when it differs from `model`.
+        dtype: "auto", "bfloat16", "float16".
+        enable_prefix_caching: reuse KV blocks of shared prompt prefixes (on by default).
+        gpu_memory_utilization / max_model_len / tensor_parallel_size: vLLM's.
+        trust_remote_code: run code shipped with the model (off unless asked).
+        seed: vLLM's global seed.
+
+    Runtime parameters:
+        - `gpu_memory_utilization`, `max_model_len`, `tensor_parallel_size`.
+
+    Examples:
+        ```python
+        from distilabel_magpie.engines import VLLMEngine
+
+        llm = VLLMEngine(model="meta-llama/Llama-3.1-8B-Instruct")
+        ```
+    """
+
+    model: str
+    tokenizer: Optional[str] = None
+    dtype: str = "auto"
+    enable_prefix_caching: bool = True
+    gpu_memory_utilization: RuntimeParameter[float] = Field(default=0.9, description="GPU memory share for vLLM.")
+    max_model_len: Optional[RuntimeParameter[int]] = Field(default=None, description="Context length.")
+    tensor_parallel_size: RuntimeParameter[int] = Field(default=1, description="GPUs per model.")
+    trust_remote_code: bool = False
+    seed: int = 0
+
+    _runner: Optional[VLLMRunner] = PrivateAttr(default=None)
+
+    def load(self) -> None:
+        super().load()
+        try:
+            from vllm import LLM
+        except ImportError:
+            raise MagpieError("vLLM is not installed: pip install 'distilabel-magpie[vllm]' (needs a GPU)") from None
+        self._runner = VLLMRunner(LLM(
+            model=self.model, tokenizer=self.tokenizer or self.model, dtype=self.dtype,
+            enable_prefix_caching=self.enable_prefix_caching, gpu_memory_utilization=self.gpu_memory_utilization,
+            max_model_len=self.max_model_len, tensor_parallel_size=self.tensor_parallel_size,
+            trust_remote_code=self.trust_remote_code, seed=self.seed))
+
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+    @property
+    def runner(self) -> VLLMRunner:
+        if self._runner is None:
+            raise MagpieError("the vLLM model is not loaded; call load() first")
+        return self._runner
+
+    def complete(self, prompts, params, progress=None):
+        return self.runner.complete(prompts, params, progress)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.runner.tokenize(text)
+
+    def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
+        return from_hf_tokenizer(self.runner.tokenizer, default_system)
+
+
+class VLLMAdapter(CompletionEngine):
+    """distilabel's `vLLM`, driven through our runner on its loaded `vllm.LLM`."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self._runner = VLLMRunner(llm._model)
+
+    @property
+    def model_name(self) -> str:
+        return self.llm.model
+
+    def complete(self, prompts, params, progress=None):
+        return self._runner.complete(prompts, params, progress)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._runner.tokenize(text)
+
+    def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
+        return from_hf_tokenizer(self._runner.tokenizer, default_system)

@@ -1,0 +1,80 @@
+"""Queries and answers in one step: one process, one loaded model."""
+
+from typing import TYPE_CHECKING
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from pydantic import Field
+
+from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.generation.responder import answer_rows
+from distilabel_magpie.generation.sampler import MagpieSampler
+
+if TYPE_CHECKING:
+    from distilabel.typing import GeneratorStepOutput, StepColumns
+
+
+class MagpieSFTGenerator(MagpieSampler):
+    """`MagpieSampler` followed by `MagpieResponder` inside one step, sharing one loaded model.
+
+    Two llama.cpp steps in a distilabel pipeline run in two processes that compete for the same
+    cores (and each holds a copy of the model); on a CPU this step is much faster. Each batch of
+    queries is sampled, cleaned, deduplicated, and only its `ok` queries are answered.
+
+    Attributes:
+        (all of `MagpieSampler`'s, for the queries)
+        response_temperature / response_top_p / response_max_new_tokens: answer sampling
+            (paper: greedy).
+        use_system_prompt: answer with the row's system prompt (paper: without).
+
+    Runtime parameters:
+        - `num_rows`, `n`, `temperature`, `top_p`, `top_k`, `max_new_tokens`,
+          `early_stop_newline`, `extra_stop`, `seed`, `template`, `default_system`: as in `MagpieSampler`.
+        - `response_temperature`, `response_top_p`, `response_max_new_tokens`: answer sampling.
+        - `use_system_prompt`: include the row's system prompt when answering.
+
+    Output columns:
+        - instruction, instruction_status, system_prompt_key, system_prompt, template, model_name:
+          as in `MagpieSampler`.
+        - response (`str | None`), response_status (`str`): as in `MagpieResponder`.
+        - distilabel_metadata (`dict`): raw texts, finish reasons, token counts and settings of both.
+
+    Categories:
+        - text-generation
+        - instruction
+        - generator
+
+    References:
+        - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+
+    Examples:
+        Single-turn SFT rows on the embedded model:
+
+        ```python
+        from distilabel_magpie.engines import LlamaCppEngine
+        from distilabel_magpie.generation import MagpieSFTGenerator
+
+        step = MagpieSFTGenerator(llm=LlamaCppEngine(), num_rows=8, early_stop_newline=True, seed=0)
+        step.load()
+        rows, last = next(step.process())
+        ```
+    """
+
+    response_temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
+    response_top_p: RuntimeParameter[float] = Field(default=1.0, description="Answer nucleus sampling.")
+    response_max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
+    use_system_prompt: RuntimeParameter[bool] = Field(
+        default=False, description="Answer with the row's system prompt (the paper answers without).")
+
+    @property
+    def outputs(self) -> "StepColumns":
+        return super().outputs + ["response", "response_status"]
+
+    def response_params(self) -> SamplingParams:
+        return SamplingParams(
+            max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
+            top_p=self.response_top_p, stop=tuple(self.magpie_template.response_stop), seed=self.seed)
+
+    def process(self, offset: int = 0) -> "GeneratorStepOutput":
+        params = self.response_params()
+        for rows, last in super().process(offset):
+            yield answer_rows(self, rows, params, self.use_system_prompt), last

@@ -1,0 +1,40 @@
+"""The default pipelines, built in Python (the YAML files in `pipelines/` are their dumps)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from distilabel.pipeline import Pipeline
+
+from distilabel_magpie.engines.llamacpp import LlamaCppEngine
+from distilabel_magpie.generation import MagpieSFTGenerator
+from distilabel_magpie.save import SaveDataset
+
+
+def build_sft_pipeline(
+    num_rows: int = 100,
+    model_path: str = "embedded",
+    output_dir: str = "data/magpie-sft",
+    seed: Optional[int] = 0,
+) -> Pipeline:
+    """Single-turn SFT data on a GGUF model (default: the embedded SmolLM2-135M-Instruct).
+
+    One step samples queries and answers them with the same loaded model (two llama.cpp steps
+    would compete for the same cores). Queries: T=1.0, top_p=1.0 (paper), stopped at the first
+    newline (the official early stopping; on SmolLM2-135M it turns 12 of 48 runaway queries
+    into usable ones). Answers: greedy (paper), up to 256 new tokens.
+    """
+    with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
+        generate = MagpieSFTGenerator(
+            name="magpie_sft",
+            llm=LlamaCppEngine(model_path=model_path),
+            num_rows=num_rows,
+            batch_size=25,
+            max_new_tokens=128,
+            early_stop_newline=True,
+            response_max_new_tokens=256,
+            seed=seed,
+        )
+        save = SaveDataset(name="save_dataset", output_dir=output_dir)
+        generate >> save
+    return pipeline

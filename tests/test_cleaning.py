@@ -1,0 +1,52 @@
+from distilabel_magpie.cleaning import clean_query, clean_response, normalize
+from distilabel_magpie.engines.base import Completion
+from distilabel_magpie.templates import get_preset
+
+CHATML = get_preset("qwen2")
+
+
+def c(text, reason="stop"):
+    return Completion(text=text, finish_reason=reason, prompt_tokens=3, completion_tokens=5)
+
+
+def test_ok_query_is_stripped():
+    assert clean_query(c("  How do I sort a list in Python?\n"), CHATML) == ("How do I sort a list in Python?", "ok")
+
+
+def test_question_labels_are_removed():
+    assert clean_query(c("Question: What is DNA?"), CHATML) == ("What is DNA?", "ok")
+    assert clean_query(c("### Instruction: Write a haiku."), CHATML) == ("Write a haiku.", "ok")
+    assert clean_query(c("**User:** Hi there"), CHATML) == ("Hi there", "ok")
+
+
+def test_truncated_query():
+    assert clean_query(c("An endless query", "length"), CHATML)[1] == "truncated"
+
+
+def test_marker_the_backend_did_not_stop_at_is_cut():
+    text, status = clean_query(c("What is 2+2?<|im_end|>\n<|im_start|>assistant\n4"), CHATML)
+    assert (text, status) == ("What is 2+2?", "ok")
+    # a marker cut also rescues a query that then ran to the token limit
+    assert clean_query(c("What is 2+2?<|im_end|>junk junk", "length"), CHATML) == ("What is 2+2?", "ok")
+
+
+def test_dialogue_inside_one_turn_is_leaked_role():
+    text, status = clean_query(c("What is 2+2?\nAssistant: It is 4."), CHATML)
+    assert status == "leaked_role" and text == "What is 2+2?"
+
+
+def test_empty_and_error():
+    assert clean_query(c("   \n"), CHATML) == ("", "empty")
+    assert clean_query(c("Question:"), CHATML) == ("", "empty")
+    assert clean_query(Completion("", "error", 0, 0, error="boom"), CHATML) == ("", "error")
+
+
+def test_normalize_for_duplicates():
+    assert normalize("What  is DNA?\n") == normalize("what is dna?")
+
+
+def test_response_statuses():
+    assert clean_response(None, CHATML) == (None, "skipped")
+    assert clean_response(c(" Paris. "), CHATML) == ("Paris.", "ok")
+    assert clean_response(c("Paris, and", "length"), CHATML) == ("Paris, and", "truncated")
+    assert clean_response(c(""), CHATML) == ("", "empty")

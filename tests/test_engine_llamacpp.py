@@ -1,0 +1,142 @@
+"""The batched llama.cpp engine on the embedded SmolLM2-135M-Instruct: exact tokens, stops, n, limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.errors import MagpieError
+
+IM_START, IM_END, USER, NL = 1, 2, 4093, 198
+
+
+def test_pre_query_token_ids_are_exact(llamacpp_engine):
+    t = llamacpp_engine.own_template(default_system=False)
+    assert llamacpp_engine.tokenize(t.pre_query()) == [IM_START, USER, NL]  # one <|im_start|>, nothing after "\n"
+
+
+def test_token_ids_match_transformers_tokenizer_of_the_gguf(llamacpp_engine, embedded_model_path):
+    """apply_chat_template(tokenize=True) semantics: the template text, no special tokens added."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    path = Path(embedded_model_path)
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    t = llamacpp_engine.own_template()
+    for text in (t.pre_query(), t.pre_query("Be brief."), t.response_prompt([{"role": "user", "content": "Hi!"}])):
+        ids = llamacpp_engine.tokenize(text)
+        assert ids == tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert ids.count(IM_START) == text.count("<|im_start|>")  # no extra BOS anywhere
+        assert ids[:2] != [IM_START, IM_START]
+
+
+def test_n_samples_per_prompt_and_token_counts(llamacpp_engine):
+    t = llamacpp_engine.own_template()
+    params = SamplingParams(max_new_tokens=24, temperature=1.0, stop=tuple(t.query_stop), n=3, seed=7)
+    out = llamacpp_engine.complete([t.pre_query(), t.pre_query("You are a math tutor.")], params)
+    assert [len(samples) for samples in out] == [3, 3]
+    for samples in out:
+        assert len({c.text for c in samples}) > 1  # different seeds, shared prefill
+        for c in samples:
+            assert c.finish_reason in ("stop", "length")
+            assert 1 <= c.completion_tokens <= 24
+            assert c.prompt_tokens == len(llamacpp_engine.tokenize(t.pre_query() if samples is out[0] else
+                                                                    t.pre_query("You are a math tutor.")))
+            if c.finish_reason == "length":
+                assert c.completion_tokens == 24
+
+
+def test_seeds_are_fixed_per_prompt_position_and_sample():
+    """Each sample's sampler seed depends on (seed, prompt position, sample index) only, not on
+    batching. (Token-exact replay is not promised: llama.cpp's batched kernels may change
+    low-order bits of the logits when other sequences share a decode step.)"""
+    p = SamplingParams(seed=5, n=3)
+    seeds = [p.sample_seed(i, j) for i in range(4) for j in range(3)]
+    assert seeds == [SamplingParams(seed=5, n=3).sample_seed(i, j) for i in range(4) for j in range(3)]
+    assert len(set(seeds)) == len(seeds)
+    assert p.sample_seed(0, 0) != SamplingParams(seed=6).sample_seed(0, 0)
+
+
+def test_greedy_matches_llama_cpp_reference(llamacpp_engine, embedded_model_path):
+    """Batched decoding (three prompts at once, shared prefixes) gives the tokens of a plain
+    one-sequence llama.cpp greedy loop."""
+    from llama_cpp import Llama
+
+    t = llamacpp_engine.own_template()
+    prompts = [t.response_prompt([{"role": "user", "content": q}])
+               for q in ("What is the capital of France?", "Name three colors.", "What is the capital of Spain?")]
+    ours = llamacpp_engine.complete(prompts, SamplingParams(max_new_tokens=12, temperature=0.0))
+    ref = Llama(model_path=embedded_model_path, n_ctx=512, verbose=False, seed=0)
+    for prompt, (c,) in zip(prompts, ours):
+        tokens = ref.tokenize(prompt.encode(), add_bos=False, special=True)
+        expected = []
+        for token in ref.generate(tokens, temp=0.0, top_k=1):
+            if ref._model.token_get_attr(token) and token == IM_END or len(expected) == 12:
+                break
+            expected.append(token)
+            if len(expected) == 12:
+                break
+        ref.reset()
+        assert c.token_ids[: len(expected)] == expected[: len(c.token_ids)]
+
+
+def test_stop_string_cuts_text(llamacpp_engine):
+    t = llamacpp_engine.own_template()
+    prompt = t.response_prompt([{"role": "user", "content": "Count from 1 to 10, separated by commas."}])
+    free = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=40, temperature=0.0))[0][0]
+    assert len(free.text) > 4
+    stop = free.text[3:5]
+    cut = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=40, temperature=0.0, stop=(stop,)))[0][0]
+    assert cut.finish_reason == "stop" and cut.stop_reason == stop
+    assert cut.text == free.text[: free.text.index(stop)]
+
+
+def test_special_token_stop_is_visible(llamacpp_engine):
+    """<|im_start|> is a control token: it must still match as a stop string."""
+    t = llamacpp_engine.own_template()
+    prompt = t.response_prompt([{"role": "user", "content": "Hi"}]) + "Hello!<|im_end|>\n"
+    c = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=8, temperature=0.0, stop=("<|im_start|>",)))
+    assert c[0][0].finish_reason == "stop"
+
+
+def test_token_limit_is_length(llamacpp_engine):
+    t = llamacpp_engine.own_template()
+    c = llamacpp_engine.complete([t.pre_query()], SamplingParams(max_new_tokens=1, temperature=1.0, seed=1))[0][0]
+    assert c.finish_reason in ("length", "stop") and c.completion_tokens == 1
+
+
+def test_prompt_longer_than_context_is_an_error_completion(llamacpp_engine):
+    long_prompt = "word " * 3000
+    c = llamacpp_engine.complete([long_prompt], SamplingParams(max_new_tokens=4))[0][0]
+    assert c.finish_reason == "error" and "does not fit" in c.error
+
+
+def test_more_requests_than_slots_and_context(llamacpp_engine):
+    """24 requests through 4 slots whose budgets do not all fit in the KV cache at once:
+    everything comes back, in order."""
+    from distilabel_magpie.engines.llamacpp import LlamaCppRunner
+
+    t = llamacpp_engine.own_template()
+    runner = LlamaCppRunner(llamacpp_engine.runner.model, n_parallel=4, n_ctx=256)
+    prompts = [t.pre_query(f"Topic {i}.") for i in range(6)]
+    out = runner.complete(prompts, SamplingParams(max_new_tokens=100, n=4, seed=3, stop=tuple(t.query_stop)))
+    runner.close()
+    assert len(out) == 6 and all(len(s) == 4 for s in out)
+    assert all(c.finish_reason in ("stop", "length") for s in out for c in s)
+    assert all(c.prompt_tokens == len(llamacpp_engine.tokenize(p)) for p, s in zip(prompts, out) for c in s)
+
+
+def test_grammar_constrains_output(llamacpp_engine):
+    t = llamacpp_engine.own_template()
+    prompt = t.response_prompt([{"role": "user", "content": "Is the sky blue? Answer yes or no."}])
+    c = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=8, temperature=1.0, seed=2, n=3,
+                                                          grammar='root ::= "yes" | "no"'))[0]
+    assert {x.text for x in c} <= {"yes", "no"}
+
+
+def test_missing_model_file():
+    from distilabel_magpie.engines.llamacpp import LlamaCppEngine
+
+    with pytest.raises(MagpieError, match="does not exist"):
+        LlamaCppEngine(model_path="/nonexistent/model.gguf").load()
