@@ -10,8 +10,8 @@ from distilabel_magpie.engines.base import Completion, find_stop
 from distilabel_magpie.templates import MagpieTemplate
 
 # Why a query or answer is not usable. "ok" rows are the dataset; the others stay, flagged.
-OK, EMPTY, TRUNCATED, LEAKED_ROLE, DUPLICATE, ERROR, SKIPPED = (
-    "ok", "empty", "truncated", "leaked_role", "duplicate", "error", "skipped")
+OK, EMPTY, TRUNCATED, LEAKED_ROLE, DUPLICATE, WRONG_LANGUAGE, ERROR, SKIPPED = (
+    "ok", "empty", "truncated", "leaked_role", "duplicate", "wrong_language", "error", "skipped")
 
 # "Question: ...", "### Instruction: ...", "User: ..." at the start of a query.
 _LABEL = re.compile(

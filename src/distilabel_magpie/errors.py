@@ -2,5 +2,8 @@
 wrong and how to fix it (the CLI prints it without a traceback)."""
 
 
-class MagpieError(ValueError):
-    """A problem with the user's input or setup, explained in one line."""
+class MagpieError(Exception):
+    """A problem with the user's input or setup, explained in one line.
+
+    Not a ValueError on purpose: pydantic wraps ValueErrors raised while building a step into
+    a multi-line ValidationError, and this message must reach the user as it is."""

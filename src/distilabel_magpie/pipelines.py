@@ -7,7 +7,7 @@ from typing import Optional
 from distilabel.pipeline import Pipeline
 
 from distilabel_magpie.engines.llamacpp import LlamaCppEngine
-from distilabel_magpie.generation import MagpieSFTGenerator
+from distilabel_magpie.generation import MagpieMultiTurn, MagpieSFTGenerator
 from distilabel_magpie.save import SaveDataset
 
 
@@ -37,4 +37,41 @@ def build_sft_pipeline(
         )
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
         generate >> save
+    return pipeline
+
+
+def build_chat_pipeline(
+    num_rows: int = 30,
+    n_turns: int = 2,
+    model_path: str = "embedded",
+    output_dir: str = "data/magpie-chat",
+    seed: Optional[int] = 0,
+) -> Pipeline:
+    """Multi-turn SFT data (`messages` column): first turns from `MagpieSFTGenerator`, then
+    `n_turns` more with `MagpieMultiTurn`. The two steps run in parallel processes, so each
+    llama.cpp engine gets one thread (two threads each on a 2-core machine would make their
+    spin-waiting thread pools fight for the cores)."""
+    with Pipeline(name="magpie-chat", description="Magpie multi-turn SFT data") as pipeline:
+        first = MagpieSFTGenerator(
+            name="magpie_first_turn",
+            llm=LlamaCppEngine(model_path=model_path, n_threads=1),
+            num_rows=num_rows,
+            batch_size=10,
+            max_new_tokens=128,
+            early_stop_newline=True,
+            response_max_new_tokens=192,
+            seed=seed,
+        )
+        extend = MagpieMultiTurn(
+            name="magpie_multi_turn",
+            llm=LlamaCppEngine(model_path=model_path, n_threads=1),
+            n_turns=n_turns,
+            max_new_tokens=128,
+            early_stop_newline=True,
+            response_max_new_tokens=192,
+            input_batch_size=10,
+            seed=seed,
+        )
+        save = SaveDataset(name="save_dataset", output_dir=output_dir)
+        first >> extend >> save
     return pipeline

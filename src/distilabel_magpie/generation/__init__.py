@@ -1,7 +1,8 @@
 """Magpie generation steps (distilabel tasks)."""
 
+from distilabel_magpie.generation.multiturn import MagpieMultiTurn
 from distilabel_magpie.generation.responder import MagpieResponder
 from distilabel_magpie.generation.sampler import MagpieSampler
 from distilabel_magpie.generation.sft import MagpieSFTGenerator
 
-__all__ = ["MagpieSampler", "MagpieResponder", "MagpieSFTGenerator"]
+__all__ = ["MagpieSampler", "MagpieResponder", "MagpieSFTGenerator", "MagpieMultiTurn"]

@@ -12,7 +12,8 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.tasks.base import GeneratorTask
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.cleaning import DUPLICATE, OK, clean_query, normalize
+from distilabel_magpie.cleaning import DUPLICATE, OK, WRONG_LANGUAGE, clean_query, normalize
+from distilabel_magpie.control import detect_language, domain_prompt, language_code, language_system_prompt
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
@@ -39,6 +40,8 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         template: 'auto', a preset name or a tokenizer/GGUF path.
         default_system: keep the template's default system turn (None: the preset's choice).
         system_prompt: None (paper default), a string, a list, or `{name: text | [text, weight]}`.
+        domain: domain preset(s) as system prompts (`math`, `code`, `translation`, or registered ones).
+        language: target language of the queries; off-language queries get `wrong_language`.
         num_rows: rows to produce (all statuses).
         n: queries sampled per prompt (they share one prefill).
         temperature / top_p / top_k / max_new_tokens: query sampling (paper: T=1.0, top_p=1.0).
@@ -53,14 +56,17 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         - `early_stop_newline`: stop at the first newline.
         - `extra_stop`: additional stop strings.
         - `seed`: random seed.
+        - `system_prompt`, `domain`, `language`: steering.
         - `template`, `default_system`: which chat template rendering to use.
 
     Output columns:
         - instruction (`str`): the cleaned query ('' when empty).
-        - instruction_status (`str`): `ok`, `empty`, `truncated`, `leaked_role`, `duplicate` or `error`.
+        - instruction_status (`str`): `ok`, `empty`, `truncated`, `leaked_role`, `duplicate`,
+          `wrong_language` or `error`.
         - system_prompt_key (`str | None`): which system prompt was used.
         - system_prompt (`str | None`): its text.
         - template (`str`): the chat template preset or source.
+        - language (`str | None`): detected language of the query (only with `language`).
         - model_name (`str`): the model.
         - distilabel_metadata (`dict`): raw query, finish reason, token counts, sampling settings.
 
@@ -89,6 +95,12 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         default=None,
         description="None, a string, a list, or {name: text | [text, weight]} (weights are normalised).",
     )
+    domain: Optional[RuntimeParameter[Union[str, List[str]]]] = Field(
+        default=None, description="Domain preset(s) used as system prompts: math, code, translation or one "
+        "registered with distilabel_magpie.control.register_domain (instead of system_prompt).")
+    language: Optional[RuntimeParameter[str]] = Field(
+        default=None, description="Target language of the queries (name or ISO 639-1 code): steered by the "
+        "system prompt and checked on each query (status 'wrong_language' when it differs).")
     num_rows: RuntimeParameter[int] = Field(default=None, description="Rows to produce (all statuses).")
     n: RuntimeParameter[int] = Field(default=1, description="Queries sampled per prompt (one shared prefill).")
     temperature: RuntimeParameter[float] = Field(default=1.0, description="Query sampling temperature.")
@@ -107,7 +119,25 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)
-        SystemPromptSampler(self.system_prompt)  # bad specs fail at construction
+        SystemPromptSampler(self.system_prompt_spec())  # bad specs fail at construction
+
+    def system_prompt_spec(self):
+        """`system_prompt`, or the domain presets, with the language instruction appended."""
+        if self.domain is not None and self.system_prompt is not None:
+            raise MagpieError("give either system_prompt or domain, not both")
+        spec = self.system_prompt
+        if self.domain is not None:
+            names = [self.domain] if isinstance(self.domain, str) else list(self.domain)
+            spec = {name: domain_prompt(name) for name in names}
+        if self.language is None:
+            return spec
+        extra = language_system_prompt(self.language)
+        join = lambda text: extra if not text else f"{text}\n\n{extra}"  # noqa: E731
+        if spec is None or isinstance(spec, str):
+            return join(spec)
+        if isinstance(spec, (list, tuple)):
+            return [join(t) for t in spec]
+        return {k: ([join(v[0]), v[1]] if isinstance(v, (list, tuple)) else join(v)) for k, v in spec.items()}
 
     def load(self) -> None:
         super().load()
@@ -119,7 +149,8 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
 
     @property
     def outputs(self) -> "StepColumns":
-        return ["instruction", "instruction_status", "system_prompt_key", "system_prompt", "template", "model_name"]
+        columns = ["instruction", "instruction_status", "system_prompt_key", "system_prompt", "template", "model_name"]
+        return columns + (["language"] if self.language is not None else [])
 
     def format_output(self, output: Optional[str], input: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         return {"instruction": output}
@@ -133,7 +164,7 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
 
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
         """Yields batches of `batch_size` rows until `num_rows` rows exist."""
-        chooser = SystemPromptSampler(self.system_prompt, self.seed)
+        chooser = SystemPromptSampler(self.system_prompt_spec(), self.seed)
         template = self.magpie_template
         base = self.sampling_params()
         produced = offset
@@ -163,6 +194,11 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
 
     def _row(self, choice, prompt: str, completion, params: SamplingParams) -> Dict[str, Any]:
         text, status = clean_query(completion, self.magpie_template)
+        detected = None
+        if self.language is not None and status == OK:
+            detected = detect_language(text)
+            if detected != language_code(self.language):
+                status = WRONG_LANGUAGE
         if status == OK:
             key = normalize(text)
             if key in self._seen:
@@ -176,6 +212,7 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
             "system_prompt": choice.text,
             "template": self.magpie_template.name,
             "model_name": self.engine.model_name,
+            **({"language": detected} if self.language is not None else {}),
             DISTILABEL_METADATA_KEY: merge_metadata(
                 {}, self.name,
                 raw_output=completion.text,

@@ -1,0 +1,216 @@
+"""Multi-turn extender: more user + assistant turns, for any chat template."""
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps.base import StepInput
+from distilabel.steps.tasks.base import Task
+from pydantic import Field
+
+from distilabel_magpie.cleaning import OK, clean_query, clean_response
+from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
+from distilabel_magpie.templates import PAPER_FOLLOWUP_SYSTEM_PROMPT
+
+if TYPE_CHECKING:
+    from distilabel.typing import StepColumns, StepOutput
+
+
+def conversation_of(row: Dict[str, Any]) -> tuple[Optional[List[Dict[str, str]]], Optional[str]]:
+    """(messages, None) for a usable row, or (None, why not)."""
+    if row.get("messages") is not None:
+        messages = [{"role": m.get("role"), "content": m.get("content")} for m in row["messages"]]
+    elif row.get("instruction") is not None:
+        if row.get("instruction_status", OK) != OK or row.get("response_status", OK) != OK:
+            return None, "input_not_ok"
+        if not row.get("response"):
+            return None, "invalid_input: no response to follow up on"
+        messages = [{"role": "user", "content": row["instruction"]}, {"role": "assistant", "content": row["response"]}]
+    else:
+        return None, "invalid_input: neither messages nor instruction/response"
+    body = messages[1:] if messages and messages[0]["role"] == "system" else messages
+    if not body:
+        return None, "invalid_input: empty conversation"
+    for i, m in enumerate(body):
+        expected = "user" if i % 2 == 0 else "assistant"
+        if m["role"] != expected or not isinstance(m["content"], str):
+            return None, f"invalid_input: message {i} is {m['role']!r}, expected {expected!r} (roles must alternate)"
+    if body[-1]["role"] != "assistant":
+        return None, "invalid_input: the conversation must end with an assistant message"
+    return messages, None
+
+
+class MagpieMultiTurn(MagpieLLMMixin, Task):
+    """Extends conversations by `n_turns` user + assistant turns with Magpie.
+
+    The prompt for the next user message is the conversation rendered by the model's own chat
+    template followed by the start of a new user turn: exactly the template's rendering of
+    `history + [user: ▯]` cut before the slot (correct for every template, where distilabel
+    1.5.3 appends the pre-query text after an assistant header). Follow-up queries are sampled
+    with the paper's follow-up system prompt (replaceable, or off with `""`), answers without
+    it (with the conversation's own system message, if any). A turn that fails (query empty,
+    truncated, leaked role; answer truncated or empty) ends that row at its last complete turn
+    and records why; the other rows go on.
+
+    Attributes:
+        n_turns: user + assistant turns to add (>= 1).
+        end_with_user: stop after the last user message (for pipelines that answer elsewhere).
+        followup_system_prompt: system prompt while sampling follow-up queries ('' or None: none).
+        temperature / top_p / max_new_tokens / early_stop_newline: query sampling.
+        response_temperature / response_top_p / response_max_new_tokens: answer sampling.
+        seed: random seed.
+
+    Runtime parameters:
+        - `n_turns`, `end_with_user`, `followup_system_prompt`.
+        - `temperature`, `top_p`, `max_new_tokens`, `early_stop_newline`: follow-up queries.
+        - `response_temperature`, `response_top_p`, `response_max_new_tokens`: answers.
+        - `seed`, `template`, `default_system`.
+
+    Input columns:
+        - messages (`list[dict]`, optional): the conversation so far (system?, user, assistant, ...).
+        - instruction (`str`, optional) and response (`str`, optional): a first turn, used when
+          there is no `messages`; rows whose `instruction_status`/`response_status` is not `ok`
+          pass through with `conversation_status="skipped"`.
+
+    Output columns:
+        - messages (`list[dict]`): the extended conversation (TRL / OpenAI `messages` format).
+        - conversation_status (`str`): `ok`, `ended_early`, `skipped` or `invalid_input`.
+        - failure_reason (`str | None`): e.g. `query_truncated`, `response_empty`, or what is wrong
+          with the input.
+        - failed_turn (`int | None`): the user turn number that failed.
+        - turns (`int`): user turns in `messages`.
+        - model_name (`str`): the model.
+
+    Categories:
+        - text-generation
+
+    References:
+        - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+
+    Examples:
+        Two more turns on a first exchange:
+
+        ```python
+        from distilabel_magpie.engines import LlamaCppEngine
+        from distilabel_magpie.generation import MagpieMultiTurn
+
+        step = MagpieMultiTurn(llm=LlamaCppEngine(), n_turns=2, seed=0)
+        step.load()
+        rows = next(step.process([{"instruction": "What is a prime?", "response": "A number ..."}]))
+        ```
+    """
+
+    n_turns: RuntimeParameter[int] = Field(default=1, description="User + assistant turns to add.")
+    end_with_user: RuntimeParameter[bool] = Field(default=False, description="Stop after the last user message.")
+    followup_system_prompt: Optional[RuntimeParameter[str]] = Field(
+        default=PAPER_FOLLOWUP_SYSTEM_PROMPT,
+        description="System prompt used only while sampling follow-up queries ('' or null: none).")
+    temperature: RuntimeParameter[float] = Field(default=1.0, description="Follow-up query temperature.")
+    top_p: RuntimeParameter[float] = Field(default=1.0, description="Follow-up query nucleus sampling.")
+    max_new_tokens: RuntimeParameter[int] = Field(default=256, description="Token limit of a follow-up query.")
+    early_stop_newline: RuntimeParameter[bool] = Field(default=False, description="Stop queries at a newline.")
+    response_temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
+    response_top_p: RuntimeParameter[float] = Field(default=1.0, description="Answer nucleus sampling.")
+    response_max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
+    seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        if self.n_turns < 1:
+            raise MagpieError(f"n_turns must be >= 1, got {self.n_turns}")
+
+    def load(self) -> None:
+        super().load()
+        self._load_engine()
+        self._check_followup_system_prompt()
+
+    def _check_followup_system_prompt(self) -> None:
+        if self.followup_system_prompt:
+            try:
+                self.magpie_template.pre_query(self.followup_system_prompt)
+            except MagpieError as e:
+                raise MagpieError(f"{e}; set followup_system_prompt='' for this template") from None
+
+    @property
+    def inputs(self) -> "StepColumns":
+        return {"messages": False, "instruction": False, "response": False}
+
+    @property
+    def outputs(self) -> "StepColumns":
+        return ["messages", "conversation_status", "failure_reason", "failed_turn", "turns", "model_name"]
+
+    def format_input(self, input: Dict[str, Any]) -> List[Dict[str, str]]:
+        return conversation_of(input)[0] or []
+
+    def format_output(self, output: Optional[str], input: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        return {"messages": output}
+
+    def _params(self, turn: int) -> tuple[SamplingParams, SamplingParams]:
+        t = self.magpie_template
+        seed = None if self.seed is None else self.seed + 7919 * turn
+        query = SamplingParams(
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=seed,
+            stop=tuple(t.query_stop) + (("\n",) if self.early_stop_newline else ()))
+        answer = SamplingParams(
+            max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
+            top_p=self.response_top_p, stop=tuple(t.response_stop), seed=seed)
+        return query, answer
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        template, engine = self.magpie_template, self.engine
+        states = []
+        for row in inputs:
+            messages, problem = conversation_of(row)
+            status = None if messages is not None else ("skipped" if problem == "input_not_ok" else "invalid_input")
+            states.append({"row": row, "messages": messages, "status": status, "reason": problem,
+                           "failed_turn": None, "log": []})
+        for turn in range(self.n_turns):
+            active = [s for s in states if s["status"] is None]
+            if not active:
+                break
+            query_params, answer_params = self._params(turn)
+            prompts = []
+            for s in active:
+                own_system = s["messages"][0]["content"] if s["messages"][0]["role"] == "system" else None
+                history = [m for m in s["messages"] if m["role"] != "system"]
+                prompts.append(template.pre_query(self.followup_system_prompt or own_system, history))
+            queries = [c[0] for c in engine.complete(prompts, query_params)]
+            answering = []
+            for s, prompt, completion in zip(active, prompts, queries):
+                text, status = clean_query(completion, template)
+                s["log"].append({"turn": len(s["messages"]) // 2 + 1, "query_prompt": prompt,
+                                 "query_finish_reason": completion.finish_reason,
+                                 "query_tokens": completion.completion_tokens})
+                if status != OK:
+                    self._end(s, f"query_{status}")
+                elif self.end_with_user and turn == self.n_turns - 1:
+                    s["messages"].append({"role": "user", "content": text})
+                else:
+                    answering.append((s, text))
+            if not answering:
+                continue
+            prompts = [template.response_prompt(s["messages"] + [{"role": "user", "content": q}]) for s, q in answering]
+            answers = [c[0] for c in engine.complete(prompts, answer_params)]
+            for (s, query), prompt, completion in zip(answering, prompts, answers):
+                text, status = clean_response(completion, template)
+                s["log"][-1].update(response_prompt=prompt, response_finish_reason=completion.finish_reason,
+                                    response_tokens=completion.completion_tokens)
+                if status != OK:
+                    self._end(s, f"response_{status}")
+                else:
+                    s["messages"] += [{"role": "user", "content": query}, {"role": "assistant", "content": text}]
+        yield [self._output(s) for s in states]
+
+    @staticmethod
+    def _end(state: dict, reason: str) -> None:
+        state.update(status="ended_early", reason=reason, failed_turn=state["log"][-1]["turn"])
+
+    def _output(self, s: dict) -> Dict[str, Any]:
+        messages = s["messages"]
+        row = {**s["row"], "messages": messages if messages is not None else s["row"].get("messages"),
+               "conversation_status": s["status"] or "ok", "failure_reason": s["reason"],
+               "failed_turn": s["failed_turn"], "model_name": self.engine.model_name}
+        row["turns"] = sum(1 for m in row["messages"] or [] if m.get("role") == "user")
+        row["distilabel_metadata"] = merge_metadata(s["row"], self.name, magpie_turns=s["log"])
+        return row
