@@ -8,25 +8,30 @@ from pathlib import Path
 import yaml
 from distilabel.pipeline import Pipeline
 
-from distilabel_magpie.pipelines import build_sft_pipeline
+import pytest
+
+from distilabel_magpie.pipelines import build_chat_pipeline, build_sft_pipeline
 
 ROOT = Path(__file__).parent.parent
 YAML = ROOT / "pipelines" / "magpie-sft.yaml"
+CHAT_YAML = ROOT / "pipelines" / "magpie-chat.yaml"
 
 
 def _steps(data):
     return {s["step"]["name"]: s["step"] for s in data["pipeline"]["steps"]}
 
 
-def test_committed_yaml_is_the_dump_of_the_python_pipeline():
-    assert yaml.safe_load(YAML.read_text()) == yaml.safe_load(yaml.dump(build_sft_pipeline().dump()))
+@pytest.mark.parametrize("path,build", [(YAML, build_sft_pipeline), (CHAT_YAML, build_chat_pipeline)])
+def test_committed_yaml_is_the_dump_of_the_python_pipeline(path, build):
+    assert yaml.safe_load(path.read_text()) == yaml.safe_load(yaml.dump(build().dump()))
 
 
-def test_yaml_round_trip():
-    loaded = Pipeline.from_yaml(YAML)
+@pytest.mark.parametrize("path,first", [(YAML, "magpie_sft"), (CHAT_YAML, "magpie_first_turn")])
+def test_yaml_round_trip(path, first):
+    loaded = Pipeline.from_yaml(path)
     again = Pipeline.from_dict(loaded.dump())
     assert loaded.dump() == again.dump()
-    step = _steps(loaded.dump())["magpie_sft"]
+    step = _steps(loaded.dump())[first]
     assert step["llm"]["model_path"] == "embedded"  # kept in the dump (distilabel's LlamaCppLLM drops it)
     assert step["type_info"]["name"] == "MagpieSFTGenerator"
 
@@ -46,3 +51,22 @@ def test_distilabel_cli_runs_the_yaml_with_params(tmp_path):
     answered = [r for r in rows if r["instruction_status"] == "ok"]
     assert answered and all(r["response"] is not None for r in answered)
     assert all(r["response_status"] == "skipped" for r in rows if r["instruction_status"] != "ok")
+
+
+def test_chat_pipeline_runs_with_the_distilabel_cli(tmp_path):
+    out = tmp_path / "chat"
+    cmd = [str(Path(sys.executable).parent / "distilabel"), "pipeline", "run", "--config", str(CHAT_YAML),
+           "--param", "magpie_first_turn.num_rows=3", "--param", "magpie_first_turn.response_max_new_tokens=24",
+           "--param", "magpie_multi_turn.response_max_new_tokens=24", "--param", "magpie_multi_turn.max_new_tokens=24",
+           "--param", f"save_dataset.output_dir={out}", "--ignore-cache"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    for row in rows:
+        assert row["conversation_status"] in ("ok", "ended_early", "skipped")
+        if row["messages"]:
+            roles = [m["role"] for m in row["messages"]]
+            assert roles == ["user", "assistant"] * (len(roles) // 2)
+        if row["conversation_status"] == "ended_early":
+            assert row["failure_reason"] and row["failed_turn"] in (2, 3)
