@@ -2,7 +2,9 @@
 
 One fixed layout per kind, so every push of that kind lands in a compatible dataset and the pull
 step knows what to read back. Judge tags (Magpie paper §4) get optional questions of their own so a
-reviewer can correct them; their labels are the judge's vocabulary.
+reviewer can correct them; their labels are the judge's vocabulary. Texts are shown verbatim
+(`use_markdown=False`): the reviewer sees the exact string that goes into training, and HTML in a
+generated text stays inert text instead of being rendered.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _review_questions(rg, kind: str) -> list:
             rg.LabelQuestion(name="verdict", title="Keep this example?", labels=VERDICT_LABELS),
         ]
     questions.append(rg.TextQuestion(
-        name="corrected_response", title="Corrected response (optional)", required=False, use_markdown=True,
+        name="corrected_response", title="Corrected response (optional)", required=False, use_markdown=False,
         description="Leave empty to keep the response as it is.",
     ))
     for name, labels in TAG_QUESTIONS.values():
@@ -87,13 +89,13 @@ def _review_questions(rg, kind: str) -> list:
 
 def _fields(rg, kind: str) -> list:
     if kind == "sft":
-        return [rg.TextField(name="instruction", title="Instruction", use_markdown=True),
-                rg.TextField(name="response", title="Response", use_markdown=True)]
+        return [rg.TextField(name="instruction", title="Instruction", use_markdown=False),
+                rg.TextField(name="response", title="Response", use_markdown=False)]
     if kind == "chat":
-        return [rg.ChatField(name="messages", title="Conversation", use_markdown=True)]
-    return [rg.ChatField(name="prompt", title="Prompt", use_markdown=True),
-            rg.TextField(name="response_1", title="Response 1", use_markdown=True),
-            rg.TextField(name="response_2", title="Response 2", use_markdown=True)]
+        return [rg.ChatField(name="messages", title="Conversation", use_markdown=False)]
+    return [rg.ChatField(name="prompt", title="Prompt", use_markdown=False),
+            rg.TextField(name="response_1", title="Response 1", use_markdown=False),
+            rg.TextField(name="response_2", title="Response 2", use_markdown=False)]
 
 
 def build_settings(kind: str, vector_dimensions: Optional[int] = None) -> "rg.Settings":

@@ -1,4 +1,5 @@
-"""The review server's own virtualenv: created on first start, reused afterwards."""
+"""The review server's own virtualenv: created on first start, reused afterwards (its UI patched,
+see ui_patch.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Callable
 
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.review.server.pins import ARGILLA_SERVER_VERSION, PINS
+from distilabel_magpie.review.server.ui_patch import PATCH_VERSION, patch_ui
 
 _READY = ".magpie-ready"
 
@@ -27,7 +29,7 @@ def default_venv_dir() -> Path:
 
 
 def _pins_digest() -> str:
-    return hashlib.sha256("\n".join(PINS).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join([*PINS, f"ui-patch {PATCH_VERSION}"]).encode()).hexdigest()[:16]
 
 
 def venv_python(venv_dir: Path) -> Path:
@@ -69,9 +71,17 @@ def ensure_venv(venv_dir: Path, echo: Callable[[str], None] = print) -> Path:
             )
         finally:
             os.unlink(req.name)
+        patch_ui(_static_dir(venv_dir))
         (venv_dir / _READY).write_text(_pins_digest() + "\n")
         echo("virtualenv ready")
     return venv_python(venv_dir)
+
+
+def _static_dir(venv_dir: Path) -> Path:
+    found = sorted(venv_dir.glob("lib/python3*/site-packages/argilla_server/static"))
+    if not found:
+        raise MagpieError(f"argilla_server's UI files are missing in {venv_dir}")
+    return found[0]
 
 
 def _run(cmd: list, what: str) -> None:
