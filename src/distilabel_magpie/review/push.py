@@ -1,8 +1,6 @@
 """distilabel steps that log rows to Argilla for human review: SFT pairs, chat conversations and
 preference pairs. Each row passes through with its record id and what happened to it."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
@@ -53,7 +51,7 @@ class ArgillaReviewStep(Step):
         default=None, exclude=True,
         description="Argilla API key (default: ARGILLA_API_KEY, else the local review server's key).")
     run_id: Optional[RuntimeParameter[str]] = Field(
-        default=None, description="Run id stored in each record's metadata (default: the pipeline's signature).")
+        default=None, description="Run id stored in each record's metadata (default: the pipeline's name).")
     max_retries: RuntimeParameter[int] = Field(
         default=5, description="Retries of a batch on connection errors, 429 and 5xx answers.")
     retry_backoff: RuntimeParameter[float] = Field(
@@ -65,6 +63,7 @@ class ArgillaReviewStep(Step):
     _dataset: Any = PrivateAttr(None)
     _uploader: Optional[RecordUploader] = PrivateAttr(None)
     _counts: PushCounts = PrivateAttr(default_factory=PushCounts)
+    _pipeline_name: Optional[str] = PrivateAttr(None)
 
     @property
     def inputs(self) -> "StepColumns":
@@ -94,13 +93,14 @@ class ArgillaReviewStep(Step):
             self._logger.info(f"Argilla dataset {self.dataset_name!r}: {self._counts.summary()}")
         super().unload()
 
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        # Default run id: the pipeline's name, stable across re-runs so a re-push changes nothing.
+        # Taken now: the copy of the step that runs in a worker process has no pipeline.
+        self._pipeline_name = getattr(self.pipeline, "name", None)
+
     def _run_id(self) -> Optional[str]:
-        if self.run_id:
-            return self.run_id
-        try:
-            return self.pipeline.signature[:12] if self.pipeline is not None else None
-        except Exception:  # a pipeline without steps connected yet has no signature
-            return None
+        return self.run_id or self._pipeline_name
 
     def _check_columns(self, row: dict) -> None:
         for column in REQUIRED[self.kind]:
@@ -195,7 +195,7 @@ class PushSFTToArgilla(ArgillaReviewStep):
         api_url: Argilla URL; default `ARGILLA_API_URL`, else the running local review server.
         api_key: Argilla key (a `SecretStr`, never dumped); default `ARGILLA_API_KEY`, else the
             local review server's.
-        run_id: stored in each record's metadata; default the pipeline's signature.
+        run_id: stored in each record's metadata; default the pipeline's name.
         max_retries: retries of a batch.
         retry_backoff: first retry delay in seconds (doubling).
         max_text_chars: rows with longer texts are skipped and counted.
