@@ -67,7 +67,8 @@ def test_sft_pull_keeps_accepted_records_with_the_reviewers_edits(review_server,
 def test_text_with_markup_comes_back_byte_for_byte(review_server, client, dataset_name):
     text = 'if a < b && c > d: print("<b>&amp;</b>")\n\ttab, ünïcode, emoji 🦜'
     out = push(PushSFTToArgilla, dataset_name, [{"instruction": "Explain this code", "response": text}])
-    respond(client, client.datasets(dataset_name), {out[0]["argilla_id"]: ("submitted", {"quality": 4, "verdict": "accept"})})
+    answer = ("submitted", {"quality": 4, "verdict": "accept"})
+    respond(client, client.datasets(dataset_name), {out[0]["argilla_id"]: answer})
     pulled, _ = pull(dataset_name, "sft")
     assert pulled[0]["response"] == text
 

@@ -37,7 +37,7 @@ def test_sft_push_is_idempotent(review_server, client, dataset_name):
     before = {r.id: (r.fields, r.metadata) for r in dataset.records}
     assert set(before) == {r["argilla_id"] for r in out}
 
-    step2, out2 = push(PushSFTToArgilla, dataset_name, sft_rows(6))
+    _step2, out2 = push(PushSFTToArgilla, dataset_name, sft_rows(6))
     assert [r["argilla_status"] for r in out2] == ["updated"] * 6
     assert [r["argilla_id"] for r in out2] == [r["argilla_id"] for r in out]
     after = {r.id: (r.fields, r.metadata) for r in client.datasets(dataset_name).records}
@@ -87,7 +87,7 @@ def test_embeddings_become_vectors(review_server, client, dataset_name):
     for i, row in enumerate(rows):
         row["embedding"] = [1.0, float(i), 0.5]
     rows.append(dict(sft_rows(4)[3], embedding=[1.0, 2.0]))  # wrong size
-    step, out = push(PushSFTToArgilla, dataset_name, rows)
+    _step, out = push(PushSFTToArgilla, dataset_name, rows)
     assert [r["argilla_status"] for r in out] == ["created"] * 3 + ["skipped"]
     assert out[3]["argilla_error"] == "embedding has 2 dimensions, not 3"
     dataset = client.datasets(dataset_name)
@@ -134,7 +134,7 @@ def test_existing_dataset_with_other_settings_is_refused(review_server, client, 
 
 
 def test_wrong_key_and_unreachable_server_are_one_line_errors(review_server, dataset_name):
-    _, creds = review_server
+    _, _creds = review_server
     with pytest.raises(MagpieError, match="rejected the API key"):
         PushSFTToArgilla(dataset_name=dataset_name, api_key=SecretStr("not-the-key")).load()
     with pytest.raises(MagpieError, match=r"cannot reach Argilla at http://127.0.0.1:9 \(ConnectError\)"):
@@ -145,7 +145,7 @@ def test_5xx_answers_are_retried(review_server, client, dataset_name):
     _, creds = review_server
     push(PushSFTToArgilla, dataset_name, sft_rows(1))  # dataset exists; the proxy then fails 2 upserts
     with FaultyProxy(creds.api_url, fail_method="PUT", failures=2) as proxy:
-        step, out = push(PushSFTToArgilla, dataset_name, sft_rows(5), api_url=proxy.url, retry_backoff=0.05)
+        _step, out = push(PushSFTToArgilla, dataset_name, sft_rows(5), api_url=proxy.url, retry_backoff=0.05)
     assert proxy.seen["failed"] == 2
     assert [r["argilla_status"] for r in out] == ["updated"] + ["created"] * 4
     assert len(list(client.datasets(dataset_name).records)) == 5

@@ -58,7 +58,8 @@ def test_unknown_tag_values_and_out_of_range_scores_are_not_suggested():
 @pytest.mark.parametrize(
     "row, reason",
     [
-        ({"instruction": "q", "response": None, "response_status": "skipped"}, "response is missing (response_status=skipped)"),
+        ({"instruction": "q", "response": None, "response_status": "skipped"},
+         "response is missing (response_status=skipped)"),
         ({"instruction": "  ", "response": "a"}, "instruction is empty"),
         ({"instruction": "q", "response": b"\xff\xfe"}, "response is not valid UTF-8"),
         ({"instruction": "bad \udcff surrogate", "response": "a"}, "instruction is not valid UTF-8"),
@@ -74,7 +75,8 @@ def test_rows_that_cannot_be_reviewed_are_skipped_with_a_one_line_reason(row, re
 
 
 def test_bytes_that_are_utf8_are_accepted():
-    assert sft_record({"instruction": "caf\u00e9".encode(), "response": "ok"}, None, 100).fields["instruction"] == "café"
+    record = sft_record({"instruction": "caf\u00e9".encode(), "response": "ok"}, None, 100)
+    assert record.fields["instruction"] == "café"
 
 
 def test_chat_record_counts_turns_and_validates_messages():

@@ -137,7 +137,8 @@ def test_sorting_with_missing_values_last_and_pagination(client, sft):
     items = search_api(client, dataset, {"sort": [order]}, limit=10)["items"]
     assert [item["record"]["metadata"].get("reward") for item in items] == [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 7.0, None]
     by_two = [{"scope": {"entity": "metadata", "metadata_property": "model"}, "order": "asc"},
-              {"scope": {"entity": "suggestion", "question": "instruction_quality", "property": "score"}, "order": "desc"}]
+              {"scope": {"entity": "suggestion", "question": "instruction_quality", "property": "score"},
+               "order": "desc"}]
     items = search_api(client, dataset, {"sort": by_two}, limit=10)["items"]
     assert [item["record"]["metadata"]["model"] for item in items] == ["model-a"] * 4 + ["model-b"] * 4
     scores = [item["record"]["metadata"].get("reward") for item in items[:4]]
@@ -158,7 +159,7 @@ def test_responses_status_progress_and_the_per_user_queue(client, sft):
             record.responses.add(rg.Response("verdict", "accept", user_id=me, status=status))
         else:
             record.responses.add(rg.Response("verdict", "reject", user_id=me, status=status))
-    dataset.records.log(list(by_fruit[f] for f in answered))
+    dataset.records.log([by_fruit[f] for f in answered])
 
     def status(s):
         return fruits(query(dataset, filter=rg.Filter(("response.status", "==", s))))
@@ -188,7 +189,8 @@ def test_responses_status_progress_and_the_per_user_queue(client, sft):
 
 def test_metadata_metrics(client, sft):
     dataset, _ = sft
-    props = {p["name"]: p["id"] for p in client.http_client.get(f"/api/v1/me/datasets/{dataset.id}/metadata-properties").json()["items"]}
+    listing = client.http_client.get(f"/api/v1/me/datasets/{dataset.id}/metadata-properties").json()
+    props = {p["name"]: p["id"] for p in listing["items"]}
     terms = client.http_client.get(f"/api/v1/metadata-properties/{props['model']}/metrics").json()
     assert terms["total"] == 8 and {v["term"]: v["count"] for v in terms["values"]} == {"model-a": 4, "model-b": 4}
     floats = client.http_client.get(f"/api/v1/metadata-properties/{props['reward']}/metrics").json()
@@ -198,7 +200,7 @@ def test_metadata_metrics(client, sft):
 def test_similarity_search_by_value_by_record_and_with_filters(client, sft):
     import argilla as rg
 
-    dataset, by_fruit = sft
+    dataset, _by_fruit = sft
     hits = list(dataset.records(query=rg.Query(similar=rg.Similar(name="embedding", value=[1.0, 0.0, 0.0])), limit=3))
     assert [fruits([h]).pop() for h in hits] == ["red apple pie", "green apple juice", "banana bread"]
     assert hits[0][1] == pytest.approx(1.0) and hits[0][1] > hits[1][1] > hits[2][1]

@@ -66,11 +66,11 @@ def test_restart_keeps_data_and_stops_only_its_own_processes(review_server, clie
 
 
 def test_port_in_use_and_missing_redis_are_one_line_errors(review_server, tmp_path, monkeypatch):
-    server, creds = review_server
+    server, _creds = review_server
     with pytest.raises(MagpieError, match=f"port {server.port} on 127.0.0.1 is already in use"):
         ReviewServer(data_dir=tmp_path / "a", port=server.port).start()
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(MagpieError, match="redis-server not found: install it with `sudo apt-get install redis-server`"):
+    with pytest.raises(MagpieError, match="redis-server not found: install it with `sudo apt-get install redis-serv"):
         ReviewServer(data_dir=tmp_path / "b", port=_free_port()).start()
 
 

@@ -56,7 +56,7 @@ def test_review_a_chat_record_in_the_ui_and_pull_it_back(review_server, page, da
             {"role": "assistant", "content": "About 90 degrees Celsius."},
             {"role": "user", "content": "In Fahrenheit?"},
             {"role": "assistant", "content": "About 194 degrees Fahrenheit."}]
-    dataset, out = push(PushChatToArgilla, dataset_name, [{"messages": chat, "model_name": "smollm2"}])
+    dataset, _out = push(PushChatToArgilla, dataset_name, [{"messages": chat, "model_name": "smollm2"}])
 
     page.goto(f"{creds.api_url}/dataset/{dataset.id}/annotation-mode")
     page.get_by_text("What is the boiling point of water at sea level?").wait_for()
@@ -76,7 +76,8 @@ def test_review_a_chat_record_in_the_ui_and_pull_it_back(review_server, page, da
     rows = [r for batch, _ in load.process() for r in batch]
     assert load.counts.pulled == 1 and load.counts.pending == 0
     assert rows[0]["messages"][:3] == chat[:3]
-    assert rows[0]["messages"][3] == {"role": "assistant", "content": "About 212 degrees Fahrenheit (100 degrees Celsius)."}
+    corrected = {"role": "assistant", "content": "About 212 degrees Fahrenheit (100 degrees Celsius)."}
+    assert rows[0]["messages"][3] == corrected
     assert rows[0]["review_quality"] == 2 and rows[0]["review_edited"] is True
     assert (ARTIFACTS / "annotation-chat.png").stat().st_size > 10_000
 

@@ -15,7 +15,6 @@ from typing import Iterator, Optional, Sequence
 
 from distilabel_magpie.errors import MagpieError
 
-
 # -- review-server ----------------------------------------------------------------------------------
 
 

@@ -19,18 +19,16 @@ import magpie_sqlite_engine  # noqa: F401  (registers the engine)
 
 def migrate() -> None:
     import alembic.config
-
     from argilla_server.database import ALEMBIC_CONFIG_FILE
 
     alembic.config.main(argv=["-c", ALEMBIC_CONFIG_FILE, "--raiseerr", "-q", "upgrade", "head"])
 
 
 async def ensure_owner(username: str, password: str, api_key: str, workspace: str) -> None:
-    from sqlalchemy import select
-
     from argilla_server.contexts import accounts
     from argilla_server.database import AsyncSessionLocal
     from argilla_server.models import User, UserRole, Workspace, WorkspaceUser
+    from sqlalchemy import select
 
     async with AsyncSessionLocal() as db:
         ws = (await db.execute(select(Workspace).filter_by(name=workspace))).scalar_one_or_none()
@@ -48,7 +46,8 @@ async def ensure_owner(username: str, password: str, api_key: str, workspace: st
             )
         elif user.api_key != api_key or not accounts.verify_password(password, user.password_hash):
             # The credentials file is the truth: re-sync if someone changed them through the API.
-            await accounts.update_user(db, user, {"api_key": api_key, "password_hash": accounts.hash_password(password)})
+            new = {"api_key": api_key, "password_hash": accounts.hash_password(password)}
+            await accounts.update_user(db, user, new)
         member = await WorkspaceUser.get_by(db, workspace_id=ws.id, user_id=user.id)
         if member is None:
             await accounts.create_workspace_user(db, {"workspace_id": ws.id, "user_id": user.id})
@@ -70,9 +69,8 @@ def serve(host: str, port: int) -> None:
 
 
 def worker() -> None:
-    from rq import Worker
-
     from argilla_server.jobs.queues import DEFAULT_QUEUE, HIGH_QUEUE, REDIS_CONNECTION
+    from rq import Worker
 
     # One worker (not argilla's pool of two): it forks a work-horse per job, which inherits the engine.
     Worker([HIGH_QUEUE, DEFAULT_QUEUE], connection=REDIS_CONNECTION).work(logging_level="WARNING")

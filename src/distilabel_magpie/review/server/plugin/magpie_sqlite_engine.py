@@ -17,13 +17,12 @@ import dataclasses
 import hashlib
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from datetime import datetime, timezone
 from typing import Any, Iterable, List, Optional, Union
 from uuid import UUID
 
-from sqlalchemy import func, select
-
+import numpy as np
 from argilla_server.database import AsyncSessionLocal
 from argilla_server.enums import (
     MetadataPropertyType,
@@ -61,6 +60,7 @@ from argilla_server.search_engine.base import (
     TermsMetrics,
     TextQuery,
 )
+from sqlalchemy import func, select
 
 ENGINE_NAME = "magpie-sqlite"
 ENGINE_VERSION = "1"
@@ -75,7 +75,7 @@ _TOKEN_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|
 
 
 def analyze(text: str) -> List[str]:
-    return [t.lower() for t in _TOKEN_RE.findall(text)]
+    return _TOKEN_RE.findall(text.lower())
 
 
 _LEX_RE = re.compile(r'\s+|"(?P<phrase>[^"]*)"?|(?P<op>[()|+])|(?P<word>[^\s()|"]+)')
@@ -231,7 +231,6 @@ class _Doc:
     status: str
     inserted_at: datetime
     updated_at: datetime
-    fields: dict = dataclasses.field(default_factory=dict)
     metadata: dict = dataclasses.field(default_factory=dict)
     responses: List[dict] = dataclasses.field(default_factory=list)
     suggestions: dict = dataclasses.field(default_factory=dict)
@@ -248,7 +247,6 @@ class _Doc:
 
 @dataclasses.dataclass
 class _Needs:
-    fields: bool = False
     metadata: bool = False
     responses: bool = False
     suggestions: bool = False
@@ -268,22 +266,17 @@ class _Needs:
         self.responses |= isinstance(scope, ResponseFilterScope)
 
 
-async def _load_docs(dataset_id: UUID, needs: _Needs, ids: Optional[Iterable[UUID]] = None) -> List[_Doc]:
-    """Reads one dataset's records with only the parts a query needs (one query per part)."""
+async def _load_docs(dataset_id: UUID, needs: _Needs) -> List[_Doc]:
+    """Reads one dataset's records with only the parts a query needs (one query per part; field
+    texts are read separately, and only when not cached)."""
     columns = [Record.id, Record.external_id, Record.status, Record.inserted_at, Record.updated_at]
-    if needs.fields:
-        columns.append(Record.fields)
     if needs.metadata:
         columns.append(Record.metadata_)
     query = select(*columns).where(Record.dataset_id == dataset_id).order_by(Record.inserted_at, Record.id)
-    if ids is not None:
-        query = query.where(Record.id.in_(list(ids)))
     async with AsyncSessionLocal() as db:
         docs = {}
         for row in (await db.execute(query)).all():
             doc = _Doc(row.id, row.external_id, str(row.status), row.inserted_at, row.updated_at)
-            if needs.fields:
-                doc.fields = row.fields or {}
             if needs.metadata:
                 doc.metadata = row.metadata_ or {}
             docs[row.id] = doc
@@ -419,11 +412,8 @@ def _sort_value(order: Order, doc: _Doc) -> Any:
     return value
 
 
-class _Missing:
-    """Sorts after everything in both directions, like ES's default `missing: _last`."""
-
-
 def sort_docs(docs: List[_Doc], sort: List[Order]) -> List[_Doc]:
+    """Missing values sort last in both directions, like ES's default `missing: _last`."""
     result = list(docs)
     for order in reversed(sort):  # stable sorts, least significant key first
         desc = order.order == SortOrder.desc
@@ -444,12 +434,12 @@ def _user_shuffle(user_id: Any, record_id: UUID) -> float:
     return (int.from_bytes(digest[:8], "big") + 1) / 2**64
 
 
-def _record_texts(doc: _Doc, dataset: Dataset, field_name: Optional[str]) -> List[str]:
+def _record_texts(fields: dict, dataset: Dataset, field_name: Optional[str]) -> List[str]:
     texts = []
     for field in dataset.fields:
         if field_name and field.name != field_name:
             continue
-        value = doc.fields.get(field.name)
+        value = fields.get(field.name)
         if value is None or field.is_image:
             continue
         if field.is_chat:
@@ -459,7 +449,34 @@ def _record_texts(doc: _Doc, dataset: Dataset, field_name: Optional[str]) -> Lis
     return texts
 
 
-def _text_search(docs: List[_Doc], dataset: Dataset, query: Optional[Union[TextQuery, str]]):
+# Analysed texts by (record id, field or None for all), kept while the record's updated_at is the same
+# (the server bumps it whenever fields change). Analysis is most of a text search's cost.
+_TEXT_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
+_TEXT_CACHE_SIZE = 100_000
+
+
+async def _text_docs(docs: List[_Doc], dataset: Dataset, field_name: Optional[str]) -> List[_TextDoc]:
+    found, missing = {}, []
+    for d in docs:
+        hit = _TEXT_CACHE.get((d.id, field_name))
+        if hit is not None and hit[0] == d.updated_at:
+            found[d.id] = hit[1]
+        else:
+            missing.append(d)
+    for start in range(0, len(missing), 500):
+        chunk = {d.id: d for d in missing[start : start + 500]}
+        async with AsyncSessionLocal() as db:
+            rows = (await db.execute(select(Record.id, Record.fields).where(Record.id.in_(list(chunk))))).all()
+        for rid, fields in rows:
+            text_doc = _TextDoc.of(_record_texts(fields or {}, dataset, field_name))
+            found[rid] = text_doc
+            _TEXT_CACHE[(rid, field_name)] = (chunk[rid].updated_at, text_doc)
+    while len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
+        _TEXT_CACHE.popitem(last=False)
+    return [found.get(d.id) or _TextDoc.of([]) for d in docs]
+
+
+async def _text_search(docs: List[_Doc], dataset: Dataset, query: Optional[Union[TextQuery, str]]):
     """Returns [(doc, score)] for the docs matching the query (all docs with score 1 without one)."""
     if query is None:
         return [(d, 1.0) for d in docs]
@@ -468,13 +485,36 @@ def _text_search(docs: List[_Doc], dataset: Dataset, query: Optional[Union[TextQ
     if query.field and dataset.field_by_name(query.field) is None:
         raise Exception(f"Field {query.field} not found in dataset {dataset.id}")
     ast = parse_query(query.q)
-    text_docs = [_TextDoc.of(_record_texts(d, dataset, query.field)) for d in docs]
+    text_docs = await _text_docs(docs, dataset, query.field)
     hits = [i for i, td in enumerate(text_docs) if td.matches(ast)]
     terms = _positive_terms(ast)
     if not terms:
         return [(docs[i], 1.0) for i in hits]
     scores = _bm25([text_docs[i] for i in hits], terms)
     return [(docs[i], s) for i, s in zip(hits, scores)]
+
+
+# Vectors of one vector field as a normalised matrix, reloaded when the field's vectors change.
+_VECTOR_CACHE: dict = {}
+
+
+async def _vector_matrix(vector_settings: VectorSettings):
+    async with AsyncSessionLocal() as db:
+        where = Vector.vector_settings_id == vector_settings.id
+        key = (await db.execute(
+            select(func.count(), func.max(Vector.updated_at), func.max(Vector.inserted_at)).where(where)
+        )).one()
+        cached = _VECTOR_CACHE.get(vector_settings.id)
+        if cached is not None and cached[0] == tuple(key):
+            return cached[1], cached[2]
+        rows = (await db.execute(select(Vector.record_id, Vector.value).where(where))).all()
+    rows = [(rid, vec) for rid, vec in rows if vec and len(vec) == vector_settings.dimensions]
+    ids = [rid for rid, _ in rows]
+    matrix = np.array([vec for _, vec in rows], dtype=np.float32).reshape(len(rows), vector_settings.dimensions)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = matrix / np.where(norms == 0, 1.0, norms)
+    _VECTOR_CACHE[vector_settings.id] = (tuple(key), ids, matrix)
+    return ids, matrix
 
 
 # --------------------------------------------------------------------------------------------------
@@ -568,12 +608,12 @@ class MagpieSQLiteEngine(SearchEngine):
         limit: int = 100,
         user_id: Optional[Any] = None,  # passed by the /me endpoints although the base class lacks it
     ) -> SearchResponses:
-        needs = _Needs(fields=query is not None)
+        needs = _Needs()
         needs.add_filter(filter)
         for order in sort or []:
             needs.add_scope(order.scope)
         docs = [d for d in await _load_docs(dataset.id, needs) if matches_filter(filter, d)]
-        scored = _text_search(docs, dataset, query)
+        scored = await _text_search(docs, dataset, query)
         if user_id is not None:
             scored = [(d, s * _user_shuffle(user_id, d.id)) for d, s in scored]
         if sort:
@@ -608,24 +648,27 @@ class MagpieSQLiteEngine(SearchEngine):
         if not value:
             raise ValueError("Cannot find a vector value to apply with provided info")
 
-        async with AsyncSessionLocal() as db:
-            rows = (
-                await db.execute(
-                    select(Vector.record_id, Vector.value).where(Vector.vector_settings_id == vector_settings.id)
-                )
-            ).all()
-        candidates = {rid: vec for rid, vec in rows if rid != excluded and vec}
+        ids, matrix = await _vector_matrix(vector_settings)
+        allowed = None
         if filter is not None or query is not None:
-            needs = _Needs(fields=query is not None)
+            needs = _Needs()
             needs.add_filter(filter)
-            docs = [d for d in await _load_docs(dataset.id, needs, ids=candidates) if matches_filter(filter, d)]
-            allowed = {d.id for d, _ in _text_search(docs, dataset, query)}
-            candidates = {rid: vec for rid, vec in candidates.items() if rid in allowed}
+            docs = [d for d in await _load_docs(dataset.id, needs) if matches_filter(filter, d)]
+            allowed = {d.id for d, _ in await _text_search(docs, dataset, query)}
 
-        sign = -1.0 if order == SimilarityOrder.least_similar else 1.0
-        scored = [(rid, (1.0 + sign * _cosine(value, vec)) / 2.0) for rid, vec in candidates.items()]
-        scored.sort(key=lambda p: p[1], reverse=True)
-        scored = scored[:max_results]
+        target = np.asarray(value, dtype=np.float32)
+        target = target / (np.linalg.norm(target) or 1.0)
+        if order == SimilarityOrder.least_similar:
+            target = -target
+        scores = (1.0 + matrix @ target) / 2.0 if len(ids) else np.zeros(0)
+        scored = []
+        for i in np.argsort(-scores, kind="stable"):
+            rid = ids[i]
+            if rid == excluded or (allowed is not None and rid not in allowed):
+                continue
+            scored.append((rid, float(scores[i])))
+            if len(scored) == max_results:
+                break
         if threshold is not None:
             scored = [p for p in scored if p[1] >= threshold]
         return SearchResponses(
@@ -651,9 +694,3 @@ class MagpieSQLiteEngine(SearchEngine):
         cls = IntegerMetadataMetrics if metadata_property.type == MetadataPropertyType.integer else FloatMetadataMetrics
         return cls(min=min(numbers) if numbers else None, max=max(numbers) if numbers else None)
 
-
-def _cosine(a: List[float], b: List[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
