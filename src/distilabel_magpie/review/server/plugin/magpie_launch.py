@@ -53,8 +53,27 @@ async def ensure_owner(username: str, password: str, api_key: str, workspace: st
             await accounts.create_workspace_user(db, {"workspace_id": ws.id, "user_id": user.id})
 
 
+def skip_unheard_record_events() -> None:
+    """The bulk upsert builds a webhook event per record (a dataset query with five eager loads and a
+    schema dump each) even when no webhook is enabled; that is most of its time. Build it only
+    when some webhook listens: one cheap query per record instead."""
+    from argilla_server.bulk import records_bulk
+    from argilla_server.models import Webhook
+    from sqlalchemy import exists, select
+
+    build_and_notify = records_bulk.notify_record_event_v1
+
+    async def notify_if_heard(db, record_event, record):
+        if not await db.scalar(select(exists().where(Webhook.enabled.is_(True)))):
+            return []
+        return await build_and_notify(db, record_event, record)
+
+    records_bulk.notify_record_event_v1 = notify_if_heard
+
+
 def serve(host: str, port: int) -> None:
     migrate()
+    skip_unheard_record_events()
     asyncio.run(
         ensure_owner(
             os.environ["MAGPIE_REVIEW_USERNAME"],
