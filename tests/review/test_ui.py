@@ -56,7 +56,9 @@ def test_review_a_chat_record_in_the_ui_and_pull_it_back(review_server, page, da
             {"role": "assistant", "content": "About 90 degrees Celsius."},
             {"role": "user", "content": "In Fahrenheit?"},
             {"role": "assistant", "content": "About 194 degrees Fahrenheit."}]
-    dataset, _out = push(PushChatToArgilla, dataset_name, [{"messages": chat, "model_name": "smollm2"}])
+    row = {"messages": chat, "model_name": "smollm2", "quality": "good", "quality_score": 0.92,
+           "difficulty": "easy", "task_category": "Information seeking", "task_category_score": 0.97}
+    dataset, _out = push(PushChatToArgilla, dataset_name, [row])
 
     page.goto(f"{creds.api_url}/dataset/{dataset.id}/annotation-mode")
     page.get_by_text("What is the boiling point of water at sea level?").wait_for()
