@@ -187,3 +187,28 @@ def test_a_record_the_server_refuses_is_cut_out_of_its_batch(review_server, clie
     assert [r["argilla_status"] for r in out] == ["updated", "failed", "created"]
     assert "not_a_property" in out[1]["argilla_error"]
     assert len(list(client.datasets(dataset_name).records)) == 2
+
+
+def test_connection_errors_are_retried_then_reported(review_server, client, dataset_name):
+    _, creds = review_server
+    with FaultyProxy(creds.api_url, failures=0) as proxy:
+        step = PushSFTToArgilla(dataset_name=dataset_name, api_url=proxy.url, max_retries=1, retry_backoff=0.01)
+        step.load()
+        first = next(step.process(sft_rows(1)))
+    # the proxy is gone now: every request fails to connect
+    out = next(step.process(sft_rows(3)))
+    assert first[0]["argilla_status"] == "created"
+    assert [r["argilla_status"] for r in out] == ["failed"] * 3
+    assert out[0]["argilla_error"].startswith("server unavailable after 1 retries: ConnectError")
+    assert step.counts.failed == 3 and len(list(client.datasets(dataset_name).records)) == 1
+
+
+def test_an_unreachable_server_at_the_first_batch_fails_the_rows(review_server, dataset_name):
+    _, creds = review_server
+    with FaultyProxy(creds.api_url, failures=0) as proxy:
+        step = PushSFTToArgilla(dataset_name=dataset_name, api_url=proxy.url)
+        step.load()
+    out = next(step.process(sft_rows(2)))
+    assert [r["argilla_status"] for r in out] == ["failed", "failed"]
+    assert out[0]["argilla_error"].startswith(f"cannot look up Argilla dataset '{dataset_name}': ConnectError")
+    assert step.counts.failed == 2

@@ -77,3 +77,26 @@ def test_port_in_use_and_missing_redis_are_one_line_errors(review_server, tmp_pa
 def test_stop_when_not_running_does_nothing(tmp_path):
     assert ReviewServer(data_dir=tmp_path).stop() == []
     assert ReviewServer(data_dir=tmp_path).status()["running"] is False
+
+
+def test_the_worker_runs_background_jobs_with_the_engine(review_server, client, dataset_name):
+    """Updating a dataset queues a job (recompute record statuses) that only the rq worker runs."""
+    import time
+
+    import argilla as rg
+
+    dataset = rg.Dataset(name=dataset_name, client=client, settings=rg.Settings(
+        fields=[rg.TextField(name="text")], questions=[rg.LabelQuestion(name="ok", labels=["yes", "no"])]))
+    dataset.create()
+    dataset.records.log([{"text": "one"}])
+    record = next(iter(dataset.records))
+    record.responses.add(rg.Response("ok", "yes", user_id=client.me.id, status="submitted"))
+    dataset.records.log([record])
+    assert next(iter(dataset.records)).status == "completed"
+
+    dataset.settings.distribution = rg.TaskDistribution(min_submitted=2)
+    dataset.update()
+    deadline = time.monotonic() + 30
+    while next(iter(client.datasets(dataset_name).records)).status != "pending":
+        assert time.monotonic() < deadline, "the worker did not recompute the record status"
+        time.sleep(0.5)

@@ -56,14 +56,22 @@ def connect(api_url: Optional[str] = None, api_key: Optional[str] = None, timeou
         raise MagpieError(f"Argilla at {url} did not answer as an Argilla 2.x server: {_one_line(e)}") from None
 
 
+class ArgillaUnavailable(MagpieError):
+    """The server did not answer (connection error, timeout, 5xx): worth trying again later."""
+
+
 def _one_line(e: Exception) -> str:
     text = " ".join(str(e).split())
     return text[:300] or type(e).__name__
 
 
 def get_dataset(client: "rg.Argilla", name: str, workspace: Optional[str] = None) -> Optional["rg.Dataset"]:
+    import httpx
+
     try:
         return client.datasets(name=name, workspace=workspace)
+    except httpx.TransportError as e:
+        raise ArgillaUnavailable(f"cannot look up Argilla dataset {name!r}: {type(e).__name__}: {e}") from None
     except Exception as e:
         raise MagpieError(f"cannot look up Argilla dataset {name!r}: {_one_line(e)}") from None
 

@@ -8,6 +8,7 @@ from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr, SecretStr
 
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.review.connection import ArgillaUnavailable
 from distilabel_magpie.review.records import (
     BUILDERS,
     OPTIONAL,
@@ -156,7 +157,14 @@ class ArgillaReviewStep(Step):
             records.append(record)
             positions.append(i)
         if records:
-            self._ensure_uploader(records)
+            try:
+                self._ensure_uploader(records)
+            except ArgillaUnavailable as e:  # not reachable now: these rows fail, the next batch retries
+                for i in positions:
+                    rows[i].update(argilla_status="failed", argilla_error=str(e))
+                    counts.add("failed", str(e))
+                records = []
+        if records:
             sendable = []
             for record, i in zip(records, positions):
                 problem = self._fit_vector(record)
