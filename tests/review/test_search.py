@@ -217,3 +217,11 @@ def test_similarity_search_by_value_by_record_and_with_filters(client, sft):
     hits = list(dataset.records(query=rg.Query(similar=rg.Similar(name="embedding", value=[1.0, 0.0, 0.0]), filter=f),
                                 limit=2))
     assert [fruits([h]).pop() for h in hits] == ["green apple juice", "cherry tart"]
+
+
+def test_date_ranges_on_record_timestamps(client, sft):
+    import argilla as rg
+
+    dataset, _ = sft
+    assert len(query(dataset, filter=rg.Filter(("inserted_at", ">=", "2000-01-01T00:00:00")))) == 8
+    assert query(dataset, filter=rg.Filter(("inserted_at", "<=", "2000-01-01T00:00:00Z"))) == []
