@@ -8,7 +8,7 @@ from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr, SecretStr
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.review.connection import ArgillaUnavailable
+from distilabel_magpie.review.connection import ArgillaUnavailable, connect, ensure_dataset
 from distilabel_magpie.review.records import (
     BUILDERS,
     OPTIONAL,
@@ -65,6 +65,7 @@ class ArgillaReviewStep(Step):
     _uploader: Optional[RecordUploader] = PrivateAttr(None)
     _counts: PushCounts = PrivateAttr(default_factory=PushCounts)
     _pipeline_name: Optional[str] = PrivateAttr(None)
+    _warned_no_vectors: bool = PrivateAttr(False)
 
     @property
     def inputs(self) -> "StepColumns":
@@ -84,8 +85,6 @@ class ArgillaReviewStep(Step):
         super().load()
         if not self.dataset_name:
             raise MagpieError(f"{type(self).__name__} needs `dataset_name` (the Argilla dataset to log to)")
-        from distilabel_magpie.review.connection import connect
-
         self._client = connect(self.api_url, secret_value(self.api_key))
         self._counts = PushCounts()
 
@@ -114,8 +113,6 @@ class ArgillaReviewStep(Step):
     def _ensure_uploader(self, records: list[ReviewRecord]) -> None:
         if self._uploader is not None:
             return
-        from distilabel_magpie.review.connection import ensure_dataset
-
         dims = next((len(r.vector) for r in records if r.vector is not None), None)
         self._dataset = ensure_dataset(self._client, self.dataset_name, self.kind, self.dataset_workspace, dims)
         self._uploader = RecordUploader(self._client, self._dataset, self.max_retries, self.retry_backoff,
@@ -126,7 +123,10 @@ class ArgillaReviewStep(Step):
         vectors = self._dataset.settings.vectors
         if record.vector is None:
             return None
-        if not vectors:  # the dataset was created from rows without embeddings
+        if not vectors:  # the dataset was created from rows without embeddings: keep the record
+            if self._logger is not None and not self._warned_no_vectors:
+                self._logger.warning(f"Argilla dataset {self.dataset_name!r} has no vector field: embeddings dropped")
+                self._warned_no_vectors = True
             record.vector = None
             return None
         dims = vectors[0].dimensions
