@@ -70,8 +70,9 @@ def test_review_a_chat_record_in_the_ui_and_pull_it_back(review_server, page, da
     page.keyboard.type("About 212 degrees Fahrenheit (100 degrees Celsius).")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "annotation-chat.png"))
-    page.click("button.button--submit")
-    page.get_by_text("Submitted").first.wait_for()
+    with page.expect_response(lambda r: "/responses" in r.url and r.request.method != "GET") as submitted:
+        page.click("button.button--submit")
+    assert submitted.value.ok
 
     load = LoadReviewedFromArgilla(kind="chat", dataset_name=dataset_name)
     load.load()
