@@ -1,0 +1,104 @@
+"""Connecting to an Argilla 2.x server (the local review server, Docker, an HF Space) and getting
+the review dataset, with one-line errors for the usual mistakes."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Optional
+
+from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.review.dataset_settings import build_settings, kind_of, settings_mismatch
+
+if TYPE_CHECKING:
+    import argilla as rg
+
+API_URL_ENV = "ARGILLA_API_URL"
+API_KEY_ENV = "ARGILLA_API_KEY"
+
+
+def resolve_credentials(api_url: Optional[str] = None, api_key: Optional[str] = None) -> tuple[str, str]:
+    """Explicit values, else ARGILLA_API_URL / ARGILLA_API_KEY, else the running local review server."""
+    api_url = api_url or os.environ.get(API_URL_ENV)
+    api_key = api_key or os.environ.get(API_KEY_ENV)
+    if not (api_url and api_key):
+        from distilabel_magpie.review.server.manager import read_credentials
+
+        local = read_credentials()
+        if local is not None and (api_url is None or api_url.rstrip("/") == local.api_url):
+            api_url, api_key = local.api_url, api_key or local.api_key
+    if not api_url or not api_key:
+        raise MagpieError(
+            f"no Argilla server given: set {API_URL_ENV} and {API_KEY_ENV}, or start the local one with "
+            "`distilabel-magpie review-server start`"
+        )
+    return api_url.rstrip("/"), api_key
+
+
+def connect(api_url: Optional[str] = None, api_key: Optional[str] = None, timeout: int = 60) -> "rg.Argilla":
+    import argilla as rg
+    import httpx
+    from argilla._exceptions import ArgillaCredentialsError
+
+    url, key = resolve_credentials(api_url, api_key)
+    headers = {}
+    if "hf.space" in url and os.environ.get("HF_TOKEN"):  # private Spaces need the HF token too
+        headers["Authorization"] = f"Bearer {os.environ['HF_TOKEN']}"
+    try:
+        return rg.Argilla(api_url=url, api_key=key, timeout=timeout, retries=2, headers=headers)
+    except ArgillaCredentialsError:
+        raise MagpieError(f"Argilla at {url} rejected the API key: check {API_KEY_ENV}") from None
+    except httpx.TransportError as e:
+        raise MagpieError(
+            f"cannot reach Argilla at {url} ({type(e).__name__}): is the server running? "
+            "(`distilabel-magpie review-server status`)"
+        ) from None
+    except Exception as e:  # e.g. a proxy answering HTML, a 5xx
+        raise MagpieError(f"Argilla at {url} did not answer as an Argilla 2.x server: {_one_line(e)}") from None
+
+
+class ArgillaUnavailable(MagpieError):
+    """The server did not answer (connection error, timeout, 5xx): worth trying again later."""
+
+
+def _one_line(e: Exception) -> str:
+    text = " ".join(str(e).split())
+    return text[:300] or type(e).__name__
+
+
+def get_dataset(client: "rg.Argilla", name: str, workspace: Optional[str] = None) -> Optional["rg.Dataset"]:
+    import httpx
+
+    try:
+        return client.datasets(name=name, workspace=workspace)
+    except httpx.TransportError as e:
+        raise ArgillaUnavailable(f"cannot look up Argilla dataset {name!r}: {type(e).__name__}: {e}") from None
+    except Exception as e:
+        raise MagpieError(f"cannot look up Argilla dataset {name!r}: {_one_line(e)}") from None
+
+
+def ensure_dataset(
+    client: "rg.Argilla", name: str, kind: str, workspace: Optional[str] = None,
+    vector_dimensions: Optional[int] = None,
+) -> "rg.Dataset":
+    """The dataset `name`, created with our layout for `kind` if missing; an existing one must have
+    a compatible layout (one-line error otherwise, nothing is logged into it)."""
+    import argilla as rg
+
+    wanted = build_settings(kind, vector_dimensions)
+    dataset = get_dataset(client, name, workspace)
+    if dataset is None:
+        if workspace is None and not list(client.workspaces):
+            raise MagpieError("the Argilla server has no workspace: create one (the local review server has one)")
+        try:
+            dataset = rg.Dataset(name=name, workspace=workspace, settings=wanted, client=client).create()
+        except Exception as e:
+            raise MagpieError(f"cannot create Argilla dataset {name!r}: {_one_line(e)}") from None
+        return dataset
+    problem = settings_mismatch(wanted, dataset.settings)
+    if problem:
+        found = kind_of(dataset.settings)
+        what = f"a {found} review dataset" if found else "a dataset with other settings"
+        raise MagpieError(
+            f"Argilla dataset {name!r} exists as {what} ({problem}): push {kind} rows to another dataset name"
+        )
+    return dataset
