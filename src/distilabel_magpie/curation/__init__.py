@@ -1,0 +1,1 @@
+"""Curation steps: near-duplicate detection, filter recipes, preference pairs, exports."""
