@@ -216,10 +216,6 @@ class FilterRecipe(DropCounter, GlobalStep):
         """(rule, rows it removed) for the last `filter` call."""
         return self._rule_counts
 
-    def model_post_init(self, __context: Any) -> None:
-        super().model_post_init(__context)
-        resolve_rules(self.recipe, self.rules, self.top_k)  # bad recipes fail when the step is built
-
     def load(self) -> None:
         super().load()
         self._rules = resolve_rules(self.recipe, self.rules, self.top_k)
