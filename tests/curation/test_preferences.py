@@ -80,13 +80,13 @@ def test_missing_ratings_name_the_step_that_produces_them():
 
 def test_k_below_two_is_refused():
     with pytest.raises(MagpieError, match="k must be at least 2"):
-        SampleCandidates(llm=LlamaCppEngine(model_path=embedded_model_path()), k=1).load()
+        SampleCandidates(llm=LlamaCppEngine(model_path=embedded_model_path()), num_candidates=1).load()
 
 
 def test_candidates_come_from_one_engine_call_with_n_samples(monkeypatch):
     """The k samples of a query are requested as n=k of one prompt (one shared prefill)."""
     llm = LlamaCppEngine(model_path=embedded_model_path(), n_parallel=6)
-    step = SampleCandidates(llm=llm, k=3, max_new_tokens=8, seed=1)
+    step = SampleCandidates(llm=llm, num_candidates=3, max_new_tokens=8, seed=1)
     step.load()
     calls, real = [], LlamaCppEngine.complete
 

@@ -2,7 +2,6 @@
 class counts seen / kept / dropped (per reason) and can write every dropped row with its reason
 to a JSONL file, so nothing disappears without a trace."""
 
-from __future__ import annotations
 
 import collections
 import json
@@ -27,6 +26,10 @@ class DropCounter(BaseModel):
 
     _stats: dict = PrivateAttr(default_factory=lambda: {"seen": 0, "kept": 0, "dropped": 0,
                                                         "reasons": collections.Counter()})
+
+    def model_post_init(self, __context: Any) -> None:
+        # Defined so that pydantic does not shadow the step's own hook (pipeline registration).
+        super().model_post_init(__context)
 
     def _reset_counts(self) -> None:
         self._stats = {"seen": 0, "kept": 0, "dropped": 0, "reasons": collections.Counter()}

@@ -7,7 +7,6 @@ picked by a rule (best `rank_by` value, then a content hash of the row), never "
 Distances are L2 between unit-normalised embeddings (0 = same direction, 2 = opposite).
 """
 
-from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
@@ -249,6 +248,18 @@ class NearDuplicates(DropCounter, GlobalStep):
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+
+    Citations:
+        ```
+        @misc{xu2024magpie,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL}
+        }
+        ```
 
     Examples:
         Tag and drop near-duplicates:

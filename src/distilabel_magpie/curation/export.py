@@ -1,7 +1,6 @@
 """Exports: SFT rows as OpenAI/TRL `messages`, ShareGPT or Alpaca; DPO rows in TRL's format; files
 as Parquet or JSONL. For the Hub, use the pipeline's `Distiset.push_to_hub(repo_id)`."""
 
-from __future__ import annotations
 
 import json
 from pathlib import Path

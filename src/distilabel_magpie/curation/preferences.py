@@ -6,7 +6,6 @@ prefill), `RewardModelLabeler(response_column="generations", output_column="rati
 `PreferencePairs` (selection, TRL and distilabel formats).
 """
 
-from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Any, Dict, Literal, Optional
@@ -34,12 +33,12 @@ class SampleCandidates(Task):
     Attributes:
         llm: a raw-completion LLM (our engines or distilabel's LlamaCppLLM/TransformersLLM/vLLM);
             chat-only LLMs are called through distilabel's `generate` with `num_generations=k`.
-        k: responses per query (at least 2).
+        num_candidates: k, the responses per query (at least 2).
         temperature / top_p / max_new_tokens / seed: sampling (paper: T=0.8).
         template: chat template: "auto" (the model's own) or a preset name / path.
 
     Runtime parameters:
-        - `k`: responses per query.
+        - `num_candidates`: k, the responses per query.
         - `temperature`, `top_p`, `max_new_tokens`, `seed`: sampling.
 
     Input columns:
@@ -57,6 +56,18 @@ class SampleCandidates(Task):
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
 
+    Citations:
+        ```
+        @misc{xu2024magpie,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL}
+        }
+        ```
+
     Examples:
         Five answers per query from the embedded model:
 
@@ -65,13 +76,15 @@ class SampleCandidates(Task):
         from distilabel_magpie.engines import LlamaCppEngine
         from distilabel_magpie.models import embedded_model_path
 
-        step = SampleCandidates(llm=LlamaCppEngine(model_path=embedded_model_path()), k=5, max_new_tokens=128)
+        step = SampleCandidates(llm=LlamaCppEngine(model_path=embedded_model_path()), num_candidates=5, max_new_tokens=128)
         step.load()
         rows = next(step.process([{"instruction": "Name three rivers."}]))  # rows[0]["generations"]: 5 texts
         ```
     """
 
-    k: RuntimeParameter[int] = Field(default=5, description="Responses sampled per query (at least 2).")
+    # Not `k`: distilabel 1.5.3 dumps steps with `model_dump(exclude="api_key")`, which drops
+    # every one-letter field named by a letter of "api_key".
+    num_candidates: RuntimeParameter[int] = Field(default=5, description="Responses sampled per query (k, at least 2).")
     temperature: RuntimeParameter[float] = Field(default=0.8, description="Sampling temperature (paper: 0.8).")
     top_p: RuntimeParameter[float] = Field(default=1.0, description="Nucleus sampling.")
     max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of one response.")
@@ -82,8 +95,8 @@ class SampleCandidates(Task):
     _chat_template: Optional[MagpieTemplate] = PrivateAttr(default=None)
 
     def load(self) -> None:
-        if self.k < 2:
-            raise MagpieError(f"k must be at least 2 to build a preference pair, got {self.k}")
+        if self.num_candidates < 2:
+            raise MagpieError(f"k must be at least 2 to build a preference pair, got {self.num_candidates}")
         super().load()
         self._engine, self._chat_template = raw_engine(self.llm, self.template)
 
@@ -107,11 +120,11 @@ class SampleCandidates(Task):
                 and r.get("instruction_status", "ok") == "ok"]
         chats = [self.format_input(r) for r in todo]
         if self._engine is None:
-            outputs = self.llm.generate_outputs(inputs=chats, num_generations=self.k, **self.llm.generation_kwargs)
+            outputs = self.llm.generate_outputs(inputs=chats, num_generations=self.num_candidates, **self.llm.generation_kwargs)
             samples = [[(t or "", "stop") for t in o.get("generations", [])] for o in outputs]
         else:
             params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                    top_p=self.top_p, n=self.k, stop=tuple(self._chat_template.response_stop),
+                                    top_p=self.top_p, n=self.num_candidates, stop=tuple(self._chat_template.response_stop),
                                     seed=self.seed)
             prompts = [self._chat_template.response_prompt(chat) for chat in chats]
             samples = [[(c.text, c.finish_reason) for c in out] for out in self._engine.complete(prompts, params)]
@@ -148,6 +161,7 @@ class PreferencePairs(DropCounter, Step):
         - `min_margin`: smallest accepted margin.
         - `tie_policy`: "length", "first" or "drop".
         - `tie_tolerance`: scores this close count as tied.
+        - `allow_truncated`: keep candidates that hit the token limit.
         - `dropped_path`: JSONL file receiving rows without a pair, with their `drop_reason`.
 
     Input columns:
@@ -170,6 +184,18 @@ class PreferencePairs(DropCounter, Step):
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
         - [TRL dataset formats](https://huggingface.co/docs/trl/dataset_formats)
 
+    Citations:
+        ```
+        @misc{xu2024magpie,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL}
+        }
+        ```
+
     Examples:
         Select a pair:
 
@@ -189,7 +215,8 @@ class PreferencePairs(DropCounter, Step):
         default="length", description="Ties for best/worst: 'length' (shortest chosen, longest rejected), "
         "'first' (earliest sampled) or 'drop' (no pair).")
     tie_tolerance: RuntimeParameter[float] = Field(default=0.0, description="Scores this close count as tied.")
-    allow_truncated: bool = False
+    allow_truncated: RuntimeParameter[bool] = Field(
+        default=False, description="Keep candidates that hit the token limit.")
 
     def load(self) -> None:
         super().load()

@@ -7,7 +7,6 @@ A rule is a small dict, so recipes serialise into pipeline YAML:
 Rules apply in order; each reports how many rows it removed.
 """
 
-from __future__ import annotations
 
 import hashlib
 import json
@@ -191,6 +190,18 @@ class FilterRecipe(DropCounter, GlobalStep):
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+
+    Citations:
+        ```
+        @misc{xu2024magpie,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL}
+        }
+        ```
 
     Examples:
         The Pro-300K-Filtered recipe with a smaller top-k and a language rule:

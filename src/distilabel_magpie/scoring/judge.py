@@ -8,13 +8,13 @@ distilabel's `generate` and the tolerant parser. Rows whose judgement still cann
 logs the parse-failure rate.
 """
 
-from __future__ import annotations
 
 import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr, field_validator
 
@@ -32,7 +32,6 @@ from distilabel_magpie.scoring.parsing import (
 from distilabel_magpie.templates import MagpieTemplate
 
 if TYPE_CHECKING:
-    from distilabel.steps.base import StepInput
     from distilabel.typing import ChatType, StepColumns, StepOutput
 
 Tag = Literal["quality", "difficulty", "task_category"]
@@ -144,6 +143,18 @@ class MagpieJudge(Task):
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
 
+    Citations:
+        ```
+        @misc{xu2024magpie,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL}
+        }
+        ```
+
     Examples:
         Judge queries with the embedded model (grammar-constrained):
 
@@ -222,7 +233,7 @@ class MagpieJudge(Task):
         prompts = [self._chat_template.response_prompt(chat) for chat in chats]
         return [samples[0].text for samples in self._engine.complete(prompts, params)]
 
-    def process(self, inputs: "StepInput") -> "StepOutput":  # type: ignore[override]
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         require_columns(inputs, ["instruction"], self.name)
         todo = [r for r in inputs if isinstance(r.get("instruction"), str) and r["instruction"].strip()
                 and r.get("instruction_status", "ok") == "ok"]

@@ -1,6 +1,5 @@
 """Language tag on queries with lingua (offline, statistical; no model download)."""
 
-from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Optional
 

@@ -8,7 +8,6 @@ the model's "last non-pad token" pooling finds the true last token even when the
 with its EOS. The score of a row is therefore the same whatever the batch size or padding side.
 """
 
-from __future__ import annotations
 
 import inspect
 from pathlib import Path
@@ -237,6 +236,18 @@ class RewardModelLabeler(Step):
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
         - [Skywork-Reward](https://huggingface.co/Skywork/Skywork-Reward-Llama-3.1-8B-v0.2)
+
+    Citations:
+        ```
+        @misc{xu2024magpie,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL}
+        }
+        ```
 
     Examples:
         Score responses:

@@ -2,11 +2,11 @@
 classification prompt (categories included) from the conversation; it answers "safe", or
 "unsafe" and a line of category codes."""
 
-from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr
 
@@ -17,7 +17,6 @@ from distilabel_magpie.scoring.parsing import parse_llama_guard
 from distilabel_magpie.templates import MagpieTemplate
 
 if TYPE_CHECKING:
-    from distilabel.steps.base import StepInput
     from distilabel.typing import ChatType, StepColumns, StepOutput
 
 # Llama Guard 3 hazard taxonomy (MLCommons).
@@ -111,7 +110,7 @@ class SafetyTagger(Task):
         label, categories, error = parse_llama_guard(output or "")
         return {"safety": label, "safety_categories": categories, "safety_error": error}
 
-    def process(self, inputs: "StepInput") -> "StepOutput":  # type: ignore[override]
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         require_columns(inputs, self.inputs, self.name)
         todo = [r for r in inputs if all(isinstance(r.get(c), str) and r[c] for c in self.inputs)]
         chats = [self.format_input(r) for r in todo]
