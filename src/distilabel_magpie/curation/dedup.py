@@ -66,14 +66,17 @@ class Neighbours:
     pairs: np.ndarray  # (m, 2) int64, i < j, distance <= threshold
 
 
-def exact_neighbours(vectors: np.ndarray, threshold: float, block: int = 2048) -> Neighbours:
+def exact_neighbours(vectors: np.ndarray, threshold: float, block: int = 1024) -> Neighbours:
     """Brute force in blocks (memory: block x n floats)."""
     n = len(vectors)
     min_distance = np.full(n, np.inf, dtype=np.float32)
     pairs = []
     for start in range(0, n, block):
-        sims = vectors[start: start + block] @ vectors.T
-        dist = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims))
+        dist = vectors[start: start + block] @ vectors.T  # similarities, turned into distances in place
+        np.multiply(dist, -2.0, out=dist)
+        dist += 2.0
+        np.maximum(dist, 0.0, out=dist)
+        np.sqrt(dist, out=dist)
         rows = np.arange(start, min(start + block, n))
         dist[rows - start, rows] = np.inf  # not its own neighbour
         min_distance[rows] = dist.min(axis=1)
