@@ -110,7 +110,8 @@ def main() -> None:
                              capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{r['rows']:>8} {r['seconds']:>8} {r['peak_traced_mib']:>16} {r['peak_rss_mib']:>13} "
-              f"{r['rss_growth_mib']:>15} {r['clusters']:>9} {r['kept']:>8}  {r['backend']}/{r['embedder']}", flush=True)
+              f"{r['rss_growth_mib']:>15} {r['clusters']:>9} {r['kept']:>8}  {r['backend']}/{r['embedder']}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ def load_embedder(model: str = "embedded", device: str = "cpu") -> Any:
     try:
         return SentenceTransformer(str(Path(path).expanduser()), device=device, local_files_only=True)
     except Exception as e:  # noqa: BLE001 - any loading failure is the user's directory
-        raise MagpieError(f"cannot load embedding model {path!r}: {str(e).splitlines()[0] if str(e) else e!r}") from None
+        reason = str(e).splitlines()[0] if str(e) else repr(e)
+        raise MagpieError(f"cannot load embedding model {path!r}: {reason}") from None
 
 
 def embed(embedder: Any, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:

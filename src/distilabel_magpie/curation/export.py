@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
 
 from distilabel.steps.base import Step, StepInput
-from pydantic import Field
 
 from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.errors import MagpieError

@@ -76,7 +76,8 @@ class SampleCandidates(Task):
         from distilabel_magpie.engines import LlamaCppEngine
         from distilabel_magpie.models import embedded_model_path
 
-        step = SampleCandidates(llm=LlamaCppEngine(model_path=embedded_model_path()), num_candidates=5, max_new_tokens=128)
+        llm = LlamaCppEngine(model_path=embedded_model_path())
+        step = SampleCandidates(llm=llm, num_candidates=5, max_new_tokens=128)
         step.load()
         rows = next(step.process([{"instruction": "Name three rivers."}]))  # rows[0]["generations"]: 5 texts
         ```
@@ -120,11 +121,13 @@ class SampleCandidates(Task):
                 and r.get("instruction_status", "ok") == "ok"]
         chats = [self.format_input(r) for r in todo]
         if self._engine is None:
-            outputs = self.llm.generate_outputs(inputs=chats, num_generations=self.num_candidates, **self.llm.generation_kwargs)
+            outputs = self.llm.generate_outputs(
+                inputs=chats, num_generations=self.num_candidates, **self.llm.generation_kwargs)
             samples = [[(t or "", "stop") for t in o.get("generations", [])] for o in outputs]
         else:
             params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                    top_p=self.top_p, n=self.num_candidates, stop=tuple(self._chat_template.response_stop),
+                                    top_p=self.top_p, n=self.num_candidates,
+                                    stop=tuple(self._chat_template.response_stop),
                                     seed=self.seed)
             prompts = [self._chat_template.response_prompt(chat) for chat in chats]
             samples = [[(c.text, c.finish_reason) for c in out] for out in self._engine.complete(prompts, params)]

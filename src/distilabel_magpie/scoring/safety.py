@@ -89,7 +89,8 @@ class SafetyTagger(Task):
 
     def unload(self) -> None:
         if self._counts["tagged"]:
-            self._logger.info(f"{self.name}: unparsable guard answers {rate(self._counts['unparsed'], self._counts['tagged'])}")
+            unparsed = rate(self._counts["unparsed"], self._counts["tagged"])
+            self._logger.info(f"{self.name}: unparsable guard answers {unparsed}")
         super().unload()
 
     @property

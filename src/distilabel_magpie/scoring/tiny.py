@@ -29,8 +29,13 @@ def build_tiny_reward_model(path: str | Path, arch: Literal["llama", "gpt2"] = "
     with a chat template to `path`; returns the path."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (GPT2Config, GPT2ForSequenceClassification, LlamaConfig,
-                              LlamaForSequenceClassification, PreTrainedTokenizerFast)
+    from transformers import (
+        GPT2Config,
+        GPT2ForSequenceClassification,
+        LlamaConfig,
+        LlamaForSequenceClassification,
+        PreTrainedTokenizerFast,
+    )
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
