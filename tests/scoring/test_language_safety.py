@@ -1,9 +1,10 @@
 import pytest
+from distilabel.models.llms.base import LLM
 
 from distilabel_magpie.engines import Completion
 from distilabel_magpie.engines.llm import CompletionLLM
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.scoring import LanguageTagger, SafetyTagger
+from distilabel_magpie.scoring import LanguageTagger, MagpieJudge, SafetyTagger
 from distilabel_magpie.templates import get_preset
 
 
@@ -72,3 +73,31 @@ def test_safety_tagger_with_mock_guard_engine():
                          "see docs/curation.md for how to run SafetyTagger with one")
 def test_safety_tagger_with_a_real_llama_guard():
     pass
+
+
+class MockChatJudge(LLM):
+    """A mock of a chat-only API judge (no such service is reachable here): prose around JSON."""
+
+    @property
+    def model_name(self):
+        return "mock-chat-judge"
+
+    def load(self):
+        super().load()
+
+    def generate(self, inputs, num_generations=1, **kwargs):
+        def answer(chat):
+            if "Cannot parse me" in chat[-1]["content"]:
+                return "I think it is fine."
+            return "Here you go:\n```json\n{'input_quality': 'Good', 'explanation': 'clear',}\n```"
+        return [{"generations": [answer(chat)] * num_generations, "statistics": {}} for chat in inputs]
+
+
+def test_judge_with_mock_chat_only_llm_uses_the_tolerant_parser():
+    """Mocked chat API (unreachable here): chat-only LLMs go through distilabel's generate."""
+    step = MagpieJudge(llm=MockChatJudge(), tags=["quality"])
+    step.load()
+    rows = next(step.process([{"instruction": "How do I bake bread?"}, {"instruction": "Cannot parse me"}]))
+    assert (rows[0]["quality"], rows[0]["judge_status"]) == ("good", "ok")
+    assert rows[1]["judge_status"] == "failed" and rows[1]["judge_error"] == "quality: no JSON object in the output"
+    assert "1/2 (50.0%)" in step.summary()
