@@ -1,0 +1,152 @@
+"""Exports: SFT rows as OpenAI/TRL `messages`, ShareGPT or Alpaca; DPO rows in TRL's format; files
+as Parquet or JSONL. For the Hub, use the pipeline's `Distiset.push_to_hub(repo_id)`."""
+
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
+
+from distilabel.steps.base import Step, StepInput
+
+from distilabel_magpie.curation.base import DropCounter
+from distilabel_magpie.errors import MagpieError
+
+if TYPE_CHECKING:
+    from distilabel.typing import StepColumns, StepOutput
+
+SFT_FORMATS = ("messages", "sharegpt", "alpaca")
+_SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
+DPO_COLUMNS = ("prompt", "chosen", "rejected", "chosen_score", "rejected_score", "margin")
+
+
+def conversation(row: dict) -> Optional[list[dict]]:
+    """The row as a message list: its `messages` (multi-turn), else `[user, assistant]`; None when
+    there is no answered turn."""
+    messages = row.get("messages")
+    if messages:
+        return [{"role": m["role"], "content": m["content"]} for m in messages]
+    if isinstance(row.get("instruction"), str) and isinstance(row.get("response"), str) and row["response"]:
+        return [{"role": "user", "content": row["instruction"]}, {"role": "assistant", "content": row["response"]}]
+    return None
+
+
+def to_sft(row: dict, fmt: str) -> tuple[Optional[dict], Optional[str]]:
+    """The row in an SFT format, or why it cannot be expressed in it."""
+    conv = conversation(row)
+    if conv is None or conv[-1]["role"] != "assistant":
+        return None, "no answered turn"
+    if fmt == "messages":
+        return {"messages": conv}, None
+    if fmt == "sharegpt":
+        return {"conversations": [{"from": _SHAREGPT_ROLES.get(m["role"], m["role"]), "value": m["content"]}
+                                  for m in conv]}, None
+    if fmt == "alpaca":
+        turns = [m for m in conv if m["role"] != "system"]
+        if len(turns) != 2:
+            return None, "alpaca holds one turn only"
+        system = [m["content"] for m in conv if m["role"] == "system"]
+        return {"instruction": turns[0]["content"], "input": "", "output": turns[1]["content"],
+                **({"system": system[0]} if system else {})}, None
+    raise MagpieError(f"unknown SFT format {fmt!r}; use one of {', '.join(SFT_FORMATS)}")
+
+
+class FormatSFT(DropCounter, Step):
+    """Adds the SFT columns of one format: `messages` (OpenAI / TRL), `conversations` (ShareGPT)
+    or `instruction`/`input`/`output` (Alpaca). Rows without an answered turn are dropped and
+    counted.
+
+    Attributes:
+        format: "messages", "sharegpt" or "alpaca".
+
+    Runtime parameters:
+        - `dropped_path`: JSONL file receiving the rows that cannot be formatted.
+
+    Input columns:
+        - instruction (`str`) and response (`str`), or messages (`list[dict]`).
+
+    Output columns:
+        - messages (`list[dict]`): for format "messages".
+        - conversations (`list[dict]`): for format "sharegpt" (`from`: human/gpt/system, `value`).
+        - instruction (`str`), input (`str`), output (`str`): for format "alpaca".
+
+    Categories:
+        - format
+
+    Examples:
+        ShareGPT rows:
+
+        ```python
+        from distilabel_magpie.curation import FormatSFT
+
+        step = FormatSFT(format="sharegpt")
+        step.load()
+        next(step.process([{"instruction": "Hi", "response": "Hello!"}]))[0]["conversations"]
+        ```
+    """
+
+    format: Literal["messages", "sharegpt", "alpaca"] = "messages"
+
+    def load(self) -> None:
+        super().load()
+        self._reset_counts()
+
+    @property
+    def inputs(self) -> "StepColumns":
+        return {"instruction": False, "response": False, "messages": False}
+
+    @property
+    def outputs(self) -> "StepColumns":
+        return {"messages": ["messages"], "sharegpt": ["conversations"],
+                "alpaca": ["instruction", "input", "output"]}[self.format]
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        kept, dropped = [], []
+        for row in inputs:
+            formatted, reason = to_sft(row, self.format)
+            if formatted is None:
+                dropped.append((row, reason))
+            else:
+                row.update(formatted)
+                kept.append(row)
+        self._count(len(kept), dropped)
+        yield kept
+
+
+def select(rows: Sequence[dict], kind: str) -> list[dict]:
+    """Only the columns of an export kind: an SFT format or "dpo" (rows that cannot be expressed
+    are left out; use `FormatSFT` in a pipeline to have them counted)."""
+    if kind == "dpo":
+        missing = [c for c in ("prompt", "chosen", "rejected") if rows and c not in rows[0]]
+        if missing:
+            raise MagpieError(f"DPO export needs column {missing[0]!r}; add PreferencePairs before it")
+        return [{c: r[c] for c in DPO_COLUMNS if c in r} for r in rows]
+    return [formatted for formatted, _ in (to_sft(r, kind) for r in rows) if formatted is not None]
+
+
+def save_rows(rows: Sequence[dict], path: str | Path, kind: Optional[str] = None) -> Path:
+    """Write rows (optionally reduced to an export kind) to `.parquet` or `.jsonl`."""
+    path = Path(path)
+    data = select(rows, kind) if kind else [dict(r) for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".jsonl":
+        with path.open("w", encoding="utf-8") as f:
+            for row in data:
+                f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    elif path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(data), path)
+    else:
+        raise MagpieError(f"{path}: unsupported file type; use .parquet or .jsonl")
+    return path
+
+
+def load_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Read rows written by `save_rows`."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()

@@ -1,0 +1,357 @@
+"""Reward labeler: any Hugging Face sequence-classification reward model, one float per row.
+
+Why not distilabel's `RewardModelScore`: it passes no attention mask and returns lists for batch
+sizes other than 2. Here every batch is padded by us, with an attention mask and position ids
+taken from that mask (absolute-position models such as GPT-2 would otherwise see shifted
+positions under left padding), and the pad id is one that no real token of the batch uses, so
+the model's "last non-pad token" pooling finds the true last token even when the tokenizer pads
+with its EOS. The score of a row is therefore the same whatever the batch size or padding side.
+"""
+
+
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps.base import Step, StepInput
+from pydantic import Field, PrivateAttr
+
+from distilabel_magpie.curation.columns import require_columns
+from distilabel_magpie.errors import MagpieError
+
+if TYPE_CHECKING:
+    from distilabel.typing import StepColumns, StepOutput
+
+Conversation = list[dict]
+_DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+class RewardScorer:
+    """A loaded reward model that scores conversations (plain class; the steps wrap it).
+
+    Args:
+        model: local directory (or hub id when the hub is reachable) of an
+            `AutoModelForSequenceClassification` checkpoint with its tokenizer.
+        device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+        dtype: "auto" (float32 on CPU, the checkpoint's dtype on GPU), "float32", "float16", "bfloat16".
+        max_length: longest input in tokens; longer ones are truncated and flagged. None: the
+            model's limit.
+        batch_size: sequences per forward pass.
+        input_format: "chat_template" (the reward model's own chat template), "pair" (tokenizer
+            text pair: prompt, response) or "auto" (chat template when the tokenizer has one).
+        padding_side: None follows the tokenizer; "left" or "right" forces one (scores do not
+            depend on it).
+        truncation_side: which end of a too-long input is cut.
+        label_index: which logit is the reward when the head has several (ArmoRM-style
+            multi-objective heads expose a `score` output instead, which is used as is).
+    """
+
+    def __init__(self, model: str, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
+                 max_length: Optional[int] = None, batch_size: int = 8, input_format: str = "auto",
+                 padding_side: Optional[str] = None, truncation_side: str = "right",
+                 label_index: Optional[int] = None) -> None:
+        try:
+            import torch
+            from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+        except ImportError:
+            raise MagpieError("the reward labeler needs torch and transformers: "
+                              "pip install 'distilabel-magpie[transformers]'") from None
+        if dtype not in _DTYPES:
+            raise MagpieError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+        if batch_size < 1:
+            raise MagpieError(f"batch_size must be >= 1, got {batch_size}")
+        self.torch = torch
+        self.name = model
+        try:
+            config = AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code)
+        except Exception as e:  # OSError (missing), ValueError (remote code refused), ...
+            raise MagpieError(f"cannot load reward model {model!r}: {_first_line(e)}") from None
+        architectures = list(getattr(config, "architectures", None) or [])
+        auto_map = getattr(config, "auto_map", None) or {}
+        if architectures and not any(a.endswith("ForSequenceClassification") for a in architectures) \
+                and "AutoModelForSequenceClassification" not in auto_map:
+            raise MagpieError(
+                f"{model!r} is a {', '.join(architectures)}, not a sequence-classification reward model; "
+                "use a checkpoint saved with AutoModelForSequenceClassification (e.g. Skywork-Reward, ArmoRM)")
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        if dtype == "auto":
+            torch_dtype = torch.float32 if self.device == "cpu" else "auto"
+        else:
+            torch_dtype = getattr(torch, dtype)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                model, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        except ValueError as e:  # "Unrecognized configuration class ... for AutoModelForSequenceClassification"
+            raise MagpieError(f"{model!r} cannot be loaded as a sequence-classification reward model: "
+                              f"{_first_line(e)}") from None
+        except OSError as e:
+            raise MagpieError(f"cannot load reward model {model!r}: {_first_line(e)}") from None
+        self.model.to(self.device).eval()
+        if input_format == "auto":
+            input_format = "chat_template" if getattr(self.tokenizer, "chat_template", None) else "pair"
+        if input_format not in ("chat_template", "pair"):
+            raise MagpieError(f"input_format must be 'auto', 'chat_template' or 'pair', got {input_format!r}")
+        if input_format == "chat_template" and not getattr(self.tokenizer, "chat_template", None):
+            raise MagpieError(f"reward model {model!r} has no chat template; use input_format='pair'")
+        self.input_format = input_format
+        self.max_length = max_length or _model_limit(self.tokenizer, config)
+        self.batch_size = batch_size
+        self.padding_side = padding_side or getattr(self.tokenizer, "padding_side", "right") or "right"
+        if self.padding_side not in ("left", "right") or truncation_side not in ("left", "right"):
+            raise MagpieError("padding_side and truncation_side must be 'left' or 'right'")
+        self.truncation_side = truncation_side
+        self.label_index = label_index
+        self._accepts_positions = "position_ids" in inspect.signature(self.model.forward).parameters
+
+    # -- tokens ---------------------------------------------------------------------------
+    def encode(self, conversation: Conversation) -> tuple[list[int], bool]:
+        """Token ids of a conversation as the reward model sees it, and whether it was truncated."""
+        tok = self.tokenizer
+        if self.input_format == "chat_template":
+            text = tok.apply_chat_template(conversation, tokenize=False)
+            ids = tok(text, add_special_tokens=False)["input_ids"]  # the template holds its own BOS
+        else:
+            *context, last = conversation
+            prompt = "\n\n".join(m["content"] for m in context)
+            ids = tok(prompt, last["content"], add_special_tokens=True)["input_ids"]
+        if len(ids) <= self.max_length:
+            return list(ids), False
+        return (list(ids[: self.max_length]) if self.truncation_side == "right"
+                else list(ids[-self.max_length:])), True
+
+    # -- scoring --------------------------------------------------------------------------
+    def score(self, conversations: Sequence[Conversation]) -> list[tuple[float, bool]]:
+        """(reward, truncated) for each conversation; batched longest-first to limit padding."""
+        encoded = [self.encode(c) for c in conversations]
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
+        scores: list[float] = [0.0] * len(encoded)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start: start + self.batch_size]
+            for i, value in zip(chunk, self._forward([encoded[i][0] for i in chunk])):
+                scores[i] = value
+        return [(scores[i], encoded[i][1]) for i in range(len(encoded))]
+
+    def _forward(self, batch: list[list[int]]) -> list[float]:
+        torch = self.torch
+        pad_id = _unused_id(batch, self.tokenizer.pad_token_id, len(self.tokenizer))
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            span = slice(0, len(ids)) if self.padding_side == "right" else slice(width - len(ids), width)
+            input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
+            mask[row, span] = 1
+        kwargs: dict[str, Any] = {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
+        if self._accepts_positions:
+            kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0).to(self.device)
+        config = self.model.config
+        text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        saved = text_config.pad_token_id
+        text_config.pad_token_id = pad_id  # pooling takes the last token that is not this id
+        try:
+            with torch.inference_mode():
+                out = self.model(**kwargs)
+        finally:
+            text_config.pad_token_id = saved
+        logits = getattr(out, "score", None)
+        if logits is None:
+            logits = out.logits
+        logits = logits.float()
+        if logits.dim() == 2 and logits.shape[-1] > 1:
+            if self.label_index is None:
+                raise MagpieError(f"reward model {self.name!r} returns {logits.shape[-1]} logits per input; "
+                                  "set label_index to the one that is the reward")
+            logits = logits[:, self.label_index]
+        return [float(v) for v in logits.reshape(len(batch)).cpu()]
+
+
+def _unused_id(batch: list[list[int]], preferred: Optional[int], vocab_size: int) -> int:
+    """A pad id no real token of the batch uses (the tokenizer's when possible)."""
+    used = {t for ids in batch for t in ids}
+    if preferred is not None and preferred not in used:
+        return preferred
+    return next(i for i in range(vocab_size - 1, -1, -1) if i not in used)
+
+
+def _model_limit(tokenizer: Any, config: Any) -> int:
+    limits = [getattr(tokenizer, "model_max_length", None), getattr(config, "max_position_embeddings", None),
+              getattr(config, "n_positions", None)]
+    usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
+    return min(usable) if usable else 4096
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _conversation(row: dict, instruction_column: str, response: str) -> Conversation:
+    return [{"role": "user", "content": row[instruction_column]}, {"role": "assistant", "content": response}]
+
+
+class RewardModelLabeler(Step):
+    """Scores responses with a Hugging Face sequence-classification reward model: one float per
+    response, the same whatever the batch size or padding side.
+
+    The conversation `[user: instruction, assistant: response]` goes through the reward model's own
+    chat template (or a tokenizer text pair for models without one). With `conversation_column`,
+    whole multi-turn conversations are scored instead. A response column holding lists (such as
+    `generations`) gives a list of scores per row. Rows with no response (`None`, e.g. skipped by
+    the responder) get `None`. Inputs longer than `max_length` are truncated and flagged.
+
+    Attributes:
+        model: directory of the reward model (`AutoModelForSequenceClassification` + tokenizer).
+        device / dtype / trust_remote_code / max_length / batch_size / input_format /
+            padding_side / truncation_side / label_index: see `RewardScorer`.
+        instruction_column / response_column / conversation_column: what to score.
+        base_response_column: a base model's response to the same query; adds the reward
+            difference r* - r_base (Magpie paper, section 4).
+        output_column: name of the score column (`reward`; `ratings` for preference candidates).
+
+    Runtime parameters:
+        - `model`: directory or hub id of the reward model.
+        - `device`: "auto", "cpu", "cuda", "cuda:N".
+        - `dtype`: "auto", "float32", "float16" or "bfloat16".
+        - `trust_remote_code`: allow the checkpoint's own code (off unless asked; ArmoRM needs it).
+        - `max_length`: longest input in tokens (longer ones are truncated and flagged).
+        - `batch_size`: sequences per forward pass.
+
+    Input columns:
+        - instruction (`str`): the query (`instruction_column`).
+        - response (`str | list[str] | None`): the response(s) to score (`response_column`).
+        - messages (`list[dict]`, optional): the conversation, when `conversation_column` is set.
+        - base_response (`str`, optional): when `base_response_column` is set.
+
+    Output columns:
+        - reward (`float | list[float] | None`): the score (named by `output_column`).
+        - reward_truncated (`bool | list[bool] | None`): the input was cut to `max_length`.
+        - reward_base (`float | None`): score of the base response (with `base_response_column`).
+        - reward_difference (`float | None`): reward - reward_base (with `base_response_column`).
+
+    Categories:
+        - scorer
+
+    References:
+        - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+        - [Skywork-Reward](https://huggingface.co/Skywork/Skywork-Reward-Llama-3.1-8B-v0.2)
+
+    Citations:
+        ```
+        @misc{xu2024magpie,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL}
+        }
+        ```
+
+    Examples:
+        Score responses:
+
+        ```python
+        from distilabel_magpie.scoring import RewardModelLabeler
+
+        labeler = RewardModelLabeler(model="Skywork/Skywork-Reward-Llama-3.1-8B-v0.2", device="cuda",
+                                     dtype="bfloat16")
+        labeler.load()
+        rows = next(labeler.process([{"instruction": "2+2?", "response": "4"}]))
+        # rows[0]["reward"] -> a float
+        ```
+    """
+
+    model: RuntimeParameter[str] = Field(
+        default=None, description="Directory (or hub id) of an AutoModelForSequenceClassification reward model.")
+    device: RuntimeParameter[str] = Field(default="auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    dtype: RuntimeParameter[Literal["auto", "float32", "float16", "bfloat16"]] = Field(
+        default="auto", description="Weights dtype; 'auto' is float32 on CPU and the checkpoint's dtype on GPU.")
+    trust_remote_code: RuntimeParameter[bool] = Field(
+        default=False, description="Run the checkpoint's own code (needed by e.g. ArmoRM); off unless asked.")
+    max_length: Optional[RuntimeParameter[int]] = Field(
+        default=None, description="Longest input in tokens; longer inputs are truncated and flagged.")
+    batch_size: RuntimeParameter[int] = Field(default=8, description="Sequences per forward pass.")
+    input_format: RuntimeParameter[Literal["auto", "chat_template", "pair"]] = Field(
+        default="auto", description="How (instruction, response) is shown to the model.")
+    padding_side: Optional[Literal["left", "right"]] = None
+    truncation_side: Literal["left", "right"] = "right"
+    label_index: Optional[int] = None
+    instruction_column: str = "instruction"
+    response_column: str = "response"
+    conversation_column: Optional[str] = None
+    base_response_column: Optional[str] = None
+    output_column: str = "reward"
+
+    _scorer: Optional[RewardScorer] = PrivateAttr(default=None)
+
+    def load(self) -> None:
+        super().load()
+        if not self.model:
+            raise MagpieError(f"step {self.name!r}: set `model` to a reward model directory")
+        if not Path(self.model).exists() and (self.model.startswith((".", "/", "~")) or self.model.count("/") != 1):
+            raise MagpieError(f"reward model directory {self.model!r} does not exist")
+        self._scorer = RewardScorer(
+            self.model, device=self.device, dtype=self.dtype, trust_remote_code=self.trust_remote_code,
+            max_length=self.max_length, batch_size=self.batch_size, input_format=self.input_format,
+            padding_side=self.padding_side, truncation_side=self.truncation_side, label_index=self.label_index)
+
+    def unload(self) -> None:
+        self._scorer = None
+        super().unload()
+
+    @property
+    def scorer(self) -> RewardScorer:
+        if self._scorer is None:
+            raise MagpieError(f"step {self.name!r} is not loaded; call load() first")
+        return self._scorer
+
+    @property
+    def inputs(self) -> "StepColumns":
+        if self.conversation_column:
+            return [self.conversation_column]
+        cols = [self.instruction_column, self.response_column]
+        return cols + ([self.base_response_column] if self.base_response_column else [])
+
+    @property
+    def outputs(self) -> "StepColumns":
+        out = self.output_column
+        return [out, f"{out}_truncated"] + ([f"{out}_base", f"{out}_difference"] if self.base_response_column else [])
+
+    def _conversations(self, row: dict) -> list[Optional[Conversation]]:
+        """What to score for one row: one conversation per response (None where there is none)."""
+        if self.conversation_column:
+            conv = row.get(self.conversation_column)
+            return [list(conv) if conv else None]
+        value = row.get(self.response_column)
+        responses = value if isinstance(value, list) else [value]
+        return [None if not isinstance(r, str) or not r or row.get(self.instruction_column) is None
+                else _conversation(row, self.instruction_column, r) for r in responses]
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        require_columns(inputs, self.inputs, self.name)
+        out = self.output_column
+        plans = [self._conversations(row) for row in inputs]
+        bases = [self._base_conversation(row) for row in inputs] if self.base_response_column else []
+        todo = [c for plan in plans for c in plan if c is not None] + [c for c in bases if c is not None]
+        results = iter(self.scorer.score(todo))
+        for row, plan in zip(inputs, plans):
+            scored = [next(results) if c is not None else (None, None) for c in plan]
+            is_list = not self.conversation_column and isinstance(row.get(self.response_column), list)
+            row[out] = [s for s, _ in scored] if is_list else scored[0][0]
+            row[f"{out}_truncated"] = [t for _, t in scored] if is_list else scored[0][1]
+        for row, base in zip(inputs, bases):
+            base_score, base_truncated = next(results) if base is not None else (None, None)
+            row[f"{out}_base"] = base_score
+            row[f"{out}_difference"] = (row[out] - base_score if isinstance(row[out], float)
+                                        and base_score is not None else None)
+            row[f"{out}_truncated"] = (row[f"{out}_truncated"] or base_truncated) if base is not None \
+                else row[f"{out}_truncated"]
+        yield inputs
+
+    def _base_conversation(self, row: dict) -> Optional[Conversation]:
+        base = row.get(self.base_response_column)
+        if not isinstance(base, str) or not base or row.get(self.instruction_column) is None:
+            return None
+        return _conversation(row, self.instruction_column, base)

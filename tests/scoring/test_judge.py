@@ -1,0 +1,60 @@
+"""The judge on the embedded SmolLM2-135M model (real llama.cpp runs, kept short)."""
+
+import pytest
+
+from distilabel_magpie.engines import LlamaCppEngine
+from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.models import embedded_model_path
+from distilabel_magpie.scoring import MagpieJudge
+from distilabel_magpie.scoring.judge import SCHEMAS, grammar_for
+from distilabel_magpie.scoring.parsing import QUALITY_LEVELS
+
+ROWS = [{"instruction": "How do I boil an egg?", "instruction_status": "ok"},
+        {"instruction": "Write a haiku about rain.", "instruction_status": "ok"},
+        {"instruction": "Tell me", "instruction_status": "truncated"}]
+
+
+@pytest.fixture(scope="module")
+def llm():
+    return LlamaCppEngine(model_path=embedded_model_path(), n_parallel=4, n_ctx=4096)
+
+
+def judge(llm, **kwargs):
+    step = MagpieJudge(name="judge", llm=llm, **kwargs)
+    step.load()  # the fixture's model is reloaded cheaply (98 MB GGUF)
+    return step
+
+
+def test_grammar_constrained_judgements_parse(llm):
+    """The rating comes first in the grammar, so even an output cut at 16 tokens parses."""
+    step = judge(llm, tags=["quality"], max_new_tokens=16)
+    rows = next(step.process([dict(r) for r in ROWS]))
+    for row in rows[:2]:
+        assert row["judge_status"] == "ok", row["judge_error"]
+        assert row["quality"] in QUALITY_LEVELS
+        assert row["distilabel_metadata"]["raw_output_judge"]["quality"].replace(" ", "").startswith('{"input_quality":"')
+    assert rows[2]["judge_status"] == "skipped" and rows[2]["quality"] is None  # not-ok query is not judged
+    assert "0/2 (0.0%)" in step.summary()
+
+
+def test_garbage_from_the_judge_is_flagged_and_counted(llm):
+    """Without grammar and with 3 tokens the 135M judge cannot write a JSON object."""
+    step = judge(llm, tags=["quality"], use_grammar=False, max_new_tokens=3)
+    rows = next(step.process([dict(r) for r in ROWS[:2]]))
+    assert [r["judge_status"] for r in rows] == ["failed", "failed"]
+    assert all(r["quality"] is None and r["judge_error"].startswith("quality: ") for r in rows)
+    assert "2/2 (100.0%)" in step.summary()
+
+
+def test_grammars_are_built_from_the_schemas():
+    for tag, schema in SCHEMAS.items():
+        grammar = grammar_for(tag)
+        assert grammar.count("root ::=") == 1
+        for key in schema["properties"]:
+            assert f'\\"{key}\\"' in grammar
+
+
+def test_missing_instruction_column_is_a_one_line_error(llm):
+    step = judge(llm)
+    with pytest.raises(MagpieError, match="needs column 'instruction'.*MagpieSampler"):
+        next(step.process([{"response": "x"}]))
