@@ -75,3 +75,36 @@ def build_chat_pipeline(
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
         first >> extend >> save
     return pipeline
+
+
+def build_dpo_pipeline(
+    num_rows: int = 20,
+    model_path: str = "embedded",
+    reward_model: str = "Skywork/Skywork-Reward-Llama-3.1-8B-v0.2",
+    num_candidates: int = 5,
+    max_new_tokens: int = 256,
+    output_dir: str = "data/magpie-dpo",
+    seed: Optional[int] = 0,
+) -> Pipeline:
+    """Magpie-PO: queries from `MagpieSampler`, k answers per query in one engine call (T=0.8,
+    one shared prefill), scored by a reward model; best = chosen, worst = rejected (TRL's DPO
+    format). The two llama.cpp steps run in parallel processes, so each gets one thread.
+    On a CPU pass a small reward model: `--param score_candidates.model=/path/to/reward`."""
+    from distilabel_magpie.curation import PreferencePairs, SampleCandidates
+    from distilabel_magpie.generation import MagpieSampler
+    from distilabel_magpie.scoring import RewardModelLabeler
+
+    with Pipeline(name="magpie-dpo", description="Magpie-PO preference pairs (k samples, reward model, "
+                  "chosen = best, rejected = worst)") as pipeline:
+        queries = MagpieSampler(
+            name="magpie_sampler", llm=LlamaCppEngine(model_path=model_path, n_threads=1), num_rows=num_rows,
+            batch_size=10, max_new_tokens=128, early_stop_newline=True, seed=seed)
+        candidates = SampleCandidates(
+            name="sample_candidates", llm=LlamaCppEngine(model_path=model_path, n_threads=1),
+            num_candidates=num_candidates, temperature=0.8, max_new_tokens=max_new_tokens, input_batch_size=10)
+        score = RewardModelLabeler(
+            name="score_candidates", model=reward_model, response_column="generations", output_column="ratings")
+        select = PreferencePairs(name="preference_pairs", min_margin=0.0, tie_policy="length")
+        save = SaveDataset(name="save_dataset", output_dir=output_dir)
+        queries >> candidates >> score >> select >> save
+    return pipeline

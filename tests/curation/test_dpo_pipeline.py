@@ -1,7 +1,7 @@
 """The Magpie-PO pipeline: YAML round trip, every step serialisable, and an end-to-end CLI run on
 CPU (embedded SmolLM2 + a tiny locally built reward model given as a runtime parameter)."""
 
-import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -11,21 +11,13 @@ import pytest
 from distilabel.pipeline import Pipeline
 
 from distilabel_magpie.curation import FilterRecipe, FormatSFT, NearDuplicates, PreferencePairs, StatusFilter
-from distilabel_magpie.curation.export import load_rows
 from distilabel_magpie.engines import LlamaCppEngine
-from distilabel_magpie.models import embedded_model_path
+from distilabel_magpie.pipelines import build_dpo_pipeline
 from distilabel_magpie.scoring import LanguageTagger, MagpieJudge, RewardModelLabeler, SafetyTagger
 from distilabel_magpie.scoring.tiny import build_tiny_reward_model
 
 ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-dpo.yaml"
-
-
-def example():
-    spec = importlib.util.spec_from_file_location("dpo_example", ROOT / "examples" / "dpo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def steps_of(dump):
@@ -34,7 +26,7 @@ def steps_of(dump):
 
 
 def test_committed_yaml_matches_the_example_and_loads_back():
-    built = example().build_pipeline().dump()
+    built = build_dpo_pipeline().dump()
     loaded = Pipeline.from_yaml(YAML).dump()
     assert steps_of(loaded) == steps_of(built)
     assert loaded["pipeline"]["connections"] == built["pipeline"]["connections"]
@@ -67,18 +59,18 @@ def test_cli_runs_the_dpo_pipeline_on_cpu(tmp_path):
     env = {**os.environ, "DISTILABEL_CACHE_DIR": str(tmp_path / "cache"),
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     cli = [sys.executable, "-c", "from distilabel.cli.app import app; app()"]
-    params = {"sample_candidates.llm.model_path": embedded_model_path(), "sample_candidates.num_candidates": "3",
+    out = tmp_path / "dpo"
+    params = {"magpie_sampler.num_rows": "4", "sample_candidates.num_candidates": "3",
               "sample_candidates.max_new_tokens": "24", "score_candidates.model": reward,
-              "preference_pairs.allow_truncated": "true"}  # 24 tokens: most answers are cut
+              "preference_pairs.allow_truncated": "true",  # 24 tokens: most answers are cut
+              "save_dataset.output_dir": str(out)}
     args = ["pipeline", "run", "--config", str(YAML), "--ignore-cache"]
     for key, value in params.items():
         args += ["--param", f"{key}={value}"]
     done = subprocess.run(cli + args, env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    files = list((tmp_path / "cache").rglob("preference_pairs/*.parquet"))
-    assert files, done.stdout[-2000:]
-    rows = [r for f in files for r in load_rows(f)]
-    assert 1 <= len(rows) <= 4
+    rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    assert 1 <= len(rows) <= 4, done.stdout[-2000:]
     for row in rows:
         assert row["prompt"][0]["role"] == "user" and row["chosen"][0]["role"] == "assistant"
         assert row["chosen_score"] - row["rejected_score"] == pytest.approx(row["margin"]) and row["margin"] > 0
