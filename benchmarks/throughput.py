@@ -92,7 +92,7 @@ def _tokenizer_dir(model_path: str) -> str:
 
 
 def run_ours(model_path: str, rows: int, max_new: int, threads: int, seed: int) -> tuple[list[dict], float]:
-    """The default pipeline's step (MagpieSFTGenerator) with the same limits and threads."""
+    """The default pipeline's step (MagpieSFTGenerator) with the same token limits and threads."""
     import logging
 
     from distilabel_magpie.engines.llamacpp import LlamaCppEngine
@@ -100,7 +100,7 @@ def run_ours(model_path: str, rows: int, max_new: int, threads: int, seed: int) 
 
     step = MagpieSFTGenerator(llm=LlamaCppEngine(model_path=model_path, n_threads=threads), num_rows=rows,
                               batch_size=rows, max_new_tokens=max_new, response_max_new_tokens=max_new,
-                              early_stop_newline=True, seed=seed)
+                              seed=seed)
     step.load()
     step._logger.setLevel(logging.WARNING)
     started = time.perf_counter()
@@ -148,7 +148,7 @@ def worker(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=8, help="rows requested per chunk")
+    parser.add_argument("--rows", type=int, default=16, help="rows requested per chunk")
     parser.add_argument("--chunks", type=int, default=3, help="interleaved chunks per configuration")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)

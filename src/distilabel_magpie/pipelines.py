@@ -20,9 +20,11 @@ def build_sft_pipeline(
     """Single-turn SFT data on a GGUF model (default: the embedded SmolLM2-135M-Instruct).
 
     One step samples queries and answers them with the same loaded model (two llama.cpp steps
-    would compete for the same cores). Queries: T=1.0, top_p=1.0 (paper), stopped at the first
-    newline (the official early stopping; on SmolLM2-135M it turns 12 of 48 runaway queries
-    into usable ones). Answers: greedy (paper), up to 256 new tokens.
+    would compete for the same cores). Queries: T=1.0, top_p=1.0 (paper), up to 128 tokens.
+    Answers: greedy (paper), up to 256 new tokens. Stopping queries at the first newline (the
+    official early stopping, `early_stop_newline`) makes every query usable on SmolLM2-135M but
+    cuts many mid-thought; measured over 48 rows it gave fewer accepted pairs per minute (6.9
+    against 8.0 without), so it is off.
     """
     with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
         generate = MagpieSFTGenerator(
@@ -31,7 +33,6 @@ def build_sft_pipeline(
             num_rows=num_rows,
             batch_size=25,
             max_new_tokens=128,
-            early_stop_newline=True,
             response_max_new_tokens=256,
             seed=seed,
         )
