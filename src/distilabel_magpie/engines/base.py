@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
+from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate
 
 FinishReason = Literal["stop", "length", "error"]
@@ -86,21 +87,30 @@ class CompletionEngine(ABC):
     """A loaded backend that turns exact prompt strings into raw completions.
 
     No chat template is applied by anyone but us: prompts are tokenized without adding special
-    tokens, so the text sent is exactly the text rendered by `MagpieTemplate`."""
+    tokens, so the text sent is exactly the text rendered by `MagpieTemplate`. The work is done
+    by a backend runner (`self._runner`, with `complete` and `tokenize`); engines and adapters
+    only load it and say which template the model has."""
 
     @property
     @abstractmethod
     def model_name(self) -> str: ...
 
-    @abstractmethod
+    @property
+    def runner(self) -> Any:
+        runner = getattr(self, "_runner", None)  # no class attribute: pydantic engines keep it private
+        if runner is None:
+            raise MagpieError(f"{type(self).__name__}: the model is not loaded; call load() first")
+        return runner
+
     def complete(
         self, prompts: Sequence[str], params: SamplingParams, progress: Optional[ProgressCallback] = None
     ) -> list[list[Completion]]:
         """`params.n` completions for each prompt, in order."""
+        return self.runner.complete(prompts, params, progress)
 
-    @abstractmethod
     def tokenize(self, text: str) -> list[int]:
         """Token ids of `text` exactly as sent (special tokens parsed, none added)."""
+        return self.runner.tokenize(text)
 
     @abstractmethod
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:

@@ -348,8 +348,6 @@ class LlamaCppEngine(CompletionLLM):
     n_gpu_layers: RuntimeParameter[int] = Field(default=0, description="Layers offloaded to the GPU.")
     verbose: bool = False
 
-    _runner: Optional[LlamaCppRunner] = PrivateAttr(default=None)
-
     def load(self) -> None:
         super().load()
         model = load_llama_model(self.resolved_model_path, self.n_gpu_layers, self.verbose)
@@ -360,7 +358,6 @@ class LlamaCppEngine(CompletionLLM):
         if self._runner is not None:
             self._runner.close()
             self._runner.model.close()
-            self._runner = None
         super().unload()
 
     @property
@@ -372,18 +369,6 @@ class LlamaCppEngine(CompletionLLM):
     @property
     def model_name(self) -> str:
         return Path(self.resolved_model_path).name
-
-    @property
-    def runner(self) -> LlamaCppRunner:
-        if self._runner is None:
-            raise MagpieError("the llama.cpp model is not loaded; call load() first")
-        return self._runner
-
-    def complete(self, prompts, params, progress=None):
-        return self.runner.complete(prompts, params, progress)
-
-    def tokenize(self, text: str) -> list[int]:
-        return self.runner.tokenize(text)
 
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return from_gguf(self.resolved_model_path, default_system)
@@ -415,12 +400,6 @@ class LlamaCppLLMAdapter(CompletionEngine):
     @property
     def model_name(self) -> str:
         return Path(str(self.llm.model_path)).name
-
-    def complete(self, prompts, params, progress=None):
-        return self.runner.complete(prompts, params, progress)
-
-    def tokenize(self, text: str) -> list[int]:
-        return self.runner.tokenize(text)
 
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return from_gguf(self.llm.model_path, default_system)

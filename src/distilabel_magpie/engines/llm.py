@@ -16,6 +16,11 @@ class CompletionLLM(LLM, CompletionEngine):
     """A distilabel `LLM` that is also a raw-completion engine."""
 
     _template: Optional[MagpieTemplate] = PrivateAttr(default=None)
+    _runner: Any = PrivateAttr(default=None)
+
+    def unload(self) -> None:
+        self._runner = None
+        super().unload()
 
     def chat_template(self) -> MagpieTemplate:
         if self._template is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from distilabel_magpie.engines.base import Completion, CompletionEngine, ProgressCallback, SamplingParams, find_stop
 from distilabel_magpie.engines.llm import CompletionLLM
@@ -132,8 +132,6 @@ class TransformersEngine(CompletionLLM):
     batch_size: RuntimeParameter[int] = Field(default=8, description="Sequences per generate call.")
     trust_remote_code: bool = False
 
-    _runner: Optional[TransformersRunner] = PrivateAttr(default=None)
-
     def load(self) -> None:
         super().load()
         try:
@@ -155,25 +153,9 @@ class TransformersEngine(CompletionLLM):
             raise MagpieError(f"cannot load {self.model}: {str(e).splitlines()[0]}") from None
         self._runner = TransformersRunner(model, tokenizer, self.batch_size)
 
-    def unload(self) -> None:
-        self._runner = None
-        super().unload()
-
     @property
     def model_name(self) -> str:
         return self.gguf_file or self.model
-
-    @property
-    def runner(self) -> TransformersRunner:
-        if self._runner is None:
-            raise MagpieError("the transformers model is not loaded; call load() first")
-        return self._runner
-
-    def complete(self, prompts, params, progress=None):
-        return self.runner.complete(prompts, params, progress)
-
-    def tokenize(self, text: str) -> list[int]:
-        return self.runner.tokenize(text)
 
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return from_hf_tokenizer(self.runner.tokenizer, default_system)
@@ -190,11 +172,5 @@ class TransformersLLMAdapter(CompletionEngine):
     def model_name(self) -> str:
         return self.llm.model
 
-    def complete(self, prompts, params, progress=None):
-        return self._runner.complete(prompts, params, progress)
-
-    def tokenize(self, text: str) -> list[int]:
-        return self._runner.tokenize(text)
-
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
-        return from_hf_tokenizer(self._runner.tokenizer, default_system)
+        return from_hf_tokenizer(self.runner.tokenizer, default_system)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from distilabel_magpie.engines.base import Completion, CompletionEngine, ProgressCallback, SamplingParams, apply_stops
 from distilabel_magpie.engines.llm import CompletionLLM
@@ -84,8 +84,6 @@ class VLLMEngine(CompletionLLM):
     trust_remote_code: bool = False
     seed: int = 0
 
-    _runner: Optional[VLLMRunner] = PrivateAttr(default=None)
-
     def load(self) -> None:
         super().load()
         try:
@@ -102,18 +100,6 @@ class VLLMEngine(CompletionLLM):
     def model_name(self) -> str:
         return self.model
 
-    @property
-    def runner(self) -> VLLMRunner:
-        if self._runner is None:
-            raise MagpieError("the vLLM model is not loaded; call load() first")
-        return self._runner
-
-    def complete(self, prompts, params, progress=None):
-        return self.runner.complete(prompts, params, progress)
-
-    def tokenize(self, text: str) -> list[int]:
-        return self.runner.tokenize(text)
-
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return from_hf_tokenizer(self.runner.tokenizer, default_system)
 
@@ -129,11 +115,5 @@ class VLLMAdapter(CompletionEngine):
     def model_name(self) -> str:
         return self.llm.model
 
-    def complete(self, prompts, params, progress=None):
-        return self._runner.complete(prompts, params, progress)
-
-    def tokenize(self, text: str) -> list[int]:
-        return self._runner.tokenize(text)
-
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
-        return from_hf_tokenizer(self._runner.tokenizer, default_system)
+        return from_hf_tokenizer(self.runner.tokenizer, default_system)

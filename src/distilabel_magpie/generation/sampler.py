@@ -168,14 +168,16 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         template = self.magpie_template
         base = self.sampling_params()
         produced = offset
-        started, tokens = time.monotonic(), 0
+        seconds, tokens = 0.0, 0  # query sampling only (answers log their own speed)
         while produced < self.num_rows:
             size = min(self.batch_size, self.num_rows - produced)
             n_prompts = -(-size // self.n)
             choices = [chooser.choose(produced + i * self.n) for i in range(n_prompts)]
             prompts = [template.pre_query(c.text) for c in choices]
             params = base if self.seed is None else dataclasses.replace(base, seed=self.seed + produced)
+            started = time.monotonic()
             completions = self.engine.complete(prompts, params)
+            seconds += time.monotonic() - started
             rows = []
             for choice, prompt, samples in zip(choices, prompts, completions):
                 for completion in samples:
@@ -183,10 +185,9 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
                         rows.append(self._row(choice, prompt, completion, params))
                         tokens += completion.completion_tokens
             produced += len(rows)
-            elapsed = time.monotonic() - started
             self._logger.info(
                 f"{self.name}: {produced}/{self.num_rows} queries, {self._counts[OK]} ok "
-                f"({self._counts[OK] / max(1, sum(self._counts.values())):.0%}), {tokens / max(elapsed, 1e-9):.1f} tok/s")
+                f"({self._counts[OK] / max(1, sum(self._counts.values())):.0%}), {tokens / max(seconds, 1e-9):.1f} tok/s")
             last = produced >= self.num_rows
             if last:
                 self._summarise()
