@@ -42,16 +42,17 @@ def build_sft_pipeline(
 
 
 def build_chat_pipeline(
-    num_rows: int = 30,
+    num_rows: int = 40,
     n_turns: int = 2,
     model_path: str = "embedded",
     output_dir: str = "data/magpie-chat",
     seed: Optional[int] = 0,
 ) -> Pipeline:
     """Multi-turn SFT data (`messages` column): first turns from `MagpieSFTGenerator`, then
-    `n_turns` more with `MagpieMultiTurn`. The two steps run in parallel processes, so each
-    llama.cpp engine gets one thread (two threads each on a 2-core machine would make their
-    spin-waiting thread pools fight for the cores)."""
+    `n_turns` more with `MagpieMultiTurn`. A truncated answer ends a conversation, and
+    SmolLM2-135M's answers often pass 256 tokens, so answers get up to 768. The two steps run in
+    parallel processes, so each llama.cpp engine gets one thread (two threads each on a 2-core
+    machine would make their spin-waiting thread pools fight for the cores)."""
     with Pipeline(name="magpie-chat", description="Magpie multi-turn SFT data") as pipeline:
         first = MagpieSFTGenerator(
             name="magpie_first_turn",
@@ -59,8 +60,7 @@ def build_chat_pipeline(
             num_rows=num_rows,
             batch_size=10,
             max_new_tokens=128,
-            early_stop_newline=True,
-            response_max_new_tokens=192,
+            response_max_new_tokens=768,
             seed=seed,
         )
         extend = MagpieMultiTurn(
@@ -68,8 +68,7 @@ def build_chat_pipeline(
             llm=LlamaCppEngine(model_path=model_path, n_threads=1),
             n_turns=n_turns,
             max_new_tokens=128,
-            early_stop_newline=True,
-            response_max_new_tokens=192,
+            response_max_new_tokens=768,
             input_batch_size=10,
             seed=seed,
         )
