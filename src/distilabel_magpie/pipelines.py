@@ -108,3 +108,14 @@ def build_dpo_pipeline(
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
         queries >> candidates >> score >> select >> save
     return pipeline
+
+
+def write_yamls(folder: str = "pipelines") -> None:
+    """Regenerate `pipelines/*.yaml` from the builders above (tests check they are in sync)."""
+    for name, build in (("magpie-sft", build_sft_pipeline), ("magpie-chat", build_chat_pipeline),
+                        ("magpie-dpo", build_dpo_pipeline)):
+        build().save(f"{folder}/{name}.yaml", format="yaml")
+
+
+if __name__ == "__main__":
+    write_yamls()
