@@ -50,3 +50,26 @@ def test_response_statuses():
     assert clean_response(c(" Paris. "), CHATML) == ("Paris.", "ok")
     assert clean_response(c("Paris, and", "length"), CHATML) == ("Paris, and", "truncated")
     assert clean_response(c(""), CHATML) == ("", "empty")
+
+
+def test_looping_samples_are_repetitive():
+    assert clean_query(c("Tell me tell me tell me", "repetition"), CHATML)[1] == "repetitive"
+    assert clean_response(c("Sure. Sure. Sure.", "repetition"), CHATML) == ("Sure. Sure. Sure.", "repetitive")
+    # a role marker before the loop still rescues the query
+    assert clean_query(c("What is 2+2?<|im_end|>loop loop", "repetition"), CHATML) == ("What is 2+2?", "ok")
+
+
+def test_repetition_guard_fires_on_the_third_occurrence_only():
+    from distilabel_magpie.engines.base import RepetitionGuard, repetition_end
+
+    loop = [1, 2, 3, 4]
+    assert repetition_end([9] + loop * 3 + [5], 4) == 13  # third [1, 2, 3, 4] ends at token 13
+    assert repetition_end([9] + loop * 2 + [5], 4) is None  # twice is not a loop
+    assert repetition_end(list(range(100)), 4) is None
+    assert repetition_end([7] * 50, 0) is None  # off
+    guard, seen = RepetitionGuard(2), []
+    fired = []
+    for t in [5, 6, 5, 6, 5, 6]:
+        seen.append(t)
+        fired.append(guard.looping(seen))
+    assert fired == [False, False, False, False, False, True]

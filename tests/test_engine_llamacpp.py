@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.engines.base import SamplingParams, repetition_end
 from distilabel_magpie.errors import MagpieError
 
 IM_START, IM_END, USER, NL = 1, 2, 4093, 198
@@ -105,6 +105,20 @@ def test_token_limit_is_length(llamacpp_engine):
     t = llamacpp_engine.own_template()
     c = llamacpp_engine.complete([t.pre_query()], SamplingParams(max_new_tokens=1, temperature=1.0, seed=1))[0][0]
     assert c.finish_reason in ("length", "stop") and c.completion_tokens == 1
+
+
+def test_a_looping_sample_ends_at_its_third_repeat(llamacpp_engine):
+    """Greedy continuation of a repeated pattern loops; the guard ends it where `repetition_end`
+    says, with the same tokens as the unguarded run up to there."""
+    t = llamacpp_engine.own_template()
+    prompt = t.response_prompt([{"role": "user", "content": "Repeat after me forever: red green blue red green blue"}])
+    prompt += "red green blue red green blue red green blue"
+    free = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=96, temperature=0.0))[0][0]
+    end = repetition_end(free.token_ids, 6)
+    assert end is not None and end < 96
+    guarded = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=96, temperature=0.0, repetition_ngram=6))
+    c = guarded[0][0]
+    assert c.finish_reason == "repetition" and c.token_ids == free.token_ids[:end] and c.completion_tokens == end
 
 
 def test_prompt_longer_than_context_is_an_error_completion(llamacpp_engine):

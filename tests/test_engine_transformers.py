@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.engines.base import SamplingParams, repetition_end
+
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
@@ -53,6 +54,19 @@ def test_stop_string(engine):
     stop = free.text[1:3]
     cut = engine.complete([prompt], SamplingParams(max_new_tokens=20, temperature=0.0, stop=(stop,)))[0][0]
     assert cut.finish_reason == "stop" and cut.text == free.text[: free.text.index(stop)]
+
+
+def test_a_looping_sample_ends_at_its_third_repeat(engine):
+    """The random tiny model's greedy output repeats itself; the stopping criterion ends each row
+    where `repetition_end` says, whatever else is in the batch."""
+    t = engine.own_template()
+    prompts = [t.response_prompt([{"role": "user", "content": q}]) for q in ("Hi", "Tell me about the sea.")]
+    free = engine.complete(prompts, SamplingParams(max_new_tokens=64, temperature=0.0))
+    guarded = engine.complete(prompts, SamplingParams(max_new_tokens=64, temperature=0.0, repetition_ngram=3))
+    for f, g in zip(free, guarded):
+        end = repetition_end(f[0].token_ids, 3)
+        assert end is not None and end < 64
+        assert g[0].finish_reason == "repetition" and g[0].token_ids == f[0].token_ids[:end]
 
 
 def test_distilabel_transformers_llm_in_the_sampler(tiny_model_dir):

@@ -10,8 +10,8 @@ from distilabel_magpie.engines.base import Completion, find_stop
 from distilabel_magpie.templates import MagpieTemplate
 
 # Why a query or answer is not usable. "ok" rows are the dataset; the others stay, flagged.
-OK, EMPTY, TRUNCATED, LEAKED_ROLE, DUPLICATE, WRONG_LANGUAGE, ERROR, SKIPPED = (
-    "ok", "empty", "truncated", "leaked_role", "duplicate", "wrong_language", "error", "skipped")
+OK, EMPTY, TRUNCATED, REPETITIVE, LEAKED_ROLE, DUPLICATE, WRONG_LANGUAGE, ERROR, SKIPPED = (
+    "ok", "empty", "truncated", "repetitive", "leaked_role", "duplicate", "wrong_language", "error", "skipped")
 
 # "Question: ...", "### Instruction: ...", "User: ..." at the start of a query.
 _LABEL = re.compile(
@@ -28,7 +28,7 @@ def normalize(text: str) -> str:
 
 
 def clean_query(completion: Completion, template: MagpieTemplate) -> tuple[str, str]:
-    """(clean text, status). Status precedence: error > truncated > leaked_role > empty > ok."""
+    """(clean text, status). Status precedence: error > truncated/repetitive > leaked_role > empty > ok."""
     if completion.finish_reason == "error":
         return "", ERROR
     text = completion.text
@@ -36,8 +36,8 @@ def clean_query(completion: Completion, template: MagpieTemplate) -> tuple[str, 
     if hit is not None:
         text = text[: hit[0]]
     text = _LABEL.sub("", text.strip(), count=1).strip()
-    if completion.finish_reason == "length" and hit is None:
-        return text, TRUNCATED
+    if hit is None and completion.finish_reason in ("length", "repetition"):
+        return text, TRUNCATED if completion.finish_reason == "length" else REPETITIVE
     role = _ROLE_LINE.search(text)
     if role is not None:
         return text[: role.start()].strip(), LEAKED_ROLE
@@ -54,6 +54,6 @@ def clean_response(completion: Optional[Completion], template: MagpieTemplate) -
     if hit is not None:
         text = text[: hit[0]]
     text = text.strip()
-    if completion.finish_reason == "length" and hit is None:
-        return text, TRUNCATED
+    if hit is None and completion.finish_reason in ("length", "repetition"):
+        return text, TRUNCATED if completion.finish_reason == "length" else REPETITIVE
     return (text, OK) if text else (text, EMPTY)

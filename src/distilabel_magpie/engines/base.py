@@ -10,7 +10,7 @@ from typing import Any, Callable, Literal, Optional, Sequence
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate
 
-FinishReason = Literal["stop", "length", "error"]
+FinishReason = Literal["stop", "length", "repetition", "error"]
 # Called after each finished sample with (samples done, samples total, tokens generated so far).
 ProgressCallback = Callable[[int, int, int], None]
 
@@ -28,6 +28,7 @@ class SamplingParams:
     n: int = 1
     seed: Optional[int] = None
     grammar: Optional[str] = None  # GBNF constraining the output (backends that support it)
+    repetition_ngram: int = 0  # > 0: a sample is in a loop once a run of this many tokens comes a third time
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -65,6 +66,37 @@ class Completion:
     stop_reason: Optional[str] = None
     error: Optional[str] = None
     token_ids: list[int] = field(default_factory=list, repr=False)
+
+
+class RepetitionGuard:
+    """Spots a sample stuck in a loop: the same run of `ngram` tokens generated a third time.
+
+    Small models decoding greedily often repeat one sentence until the token limit; such a
+    sample is lost either way, so ending it there saves the rest of its budget."""
+
+    REPEATS = 3
+
+    def __init__(self, ngram: int) -> None:
+        self.ngram = ngram
+        self._seen: dict[tuple[int, ...], int] = {}
+
+    def looping(self, tokens: Sequence[int], end: Optional[int] = None) -> bool:
+        """Call once per new token with the tokens generated so far (`tokens[:end]`)."""
+        end = len(tokens) if end is None else end
+        if self.ngram <= 0 or end < self.ngram:
+            return False
+        key = tuple(tokens[end - self.ngram : end])
+        count = self._seen[key] = self._seen.get(key, 0) + 1
+        return count >= self.REPEATS
+
+
+def repetition_end(tokens: Sequence[int], ngram: int) -> Optional[int]:
+    """How many tokens a sample had when `RepetitionGuard` fired, or None."""
+    guard = RepetitionGuard(ngram)
+    for n in range(1, len(tokens) + 1):
+        if guard.looping(tokens, n):
+            return n
+    return None
 
 
 def find_stop(text: str, stops: Sequence[str], start: int = 0) -> Optional[tuple[int, str]]:

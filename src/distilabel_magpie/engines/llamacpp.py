@@ -23,7 +23,8 @@ from pydantic import Field, PrivateAttr
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 
-from distilabel_magpie.engines.base import Completion, CompletionEngine, ProgressCallback, SamplingParams, find_stop
+from distilabel_magpie.engines.base import (
+    Completion, CompletionEngine, ProgressCallback, RepetitionGuard, SamplingParams, find_stop)
 from distilabel_magpie.engines.llm import CompletionLLM
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.models import embedded_model_path
@@ -68,6 +69,7 @@ class _Slot:
     generated: list[int] = field(default_factory=list)
     text: bytearray = field(default_factory=bytearray)
     checked: int = 0  # characters of decoded text already searched for stops
+    guard: Optional[RepetitionGuard] = None
 
 
 class LlamaCppRunner:
@@ -182,7 +184,7 @@ class LlamaCppRunner:
                 progress(done, total, generated_tokens)
 
         def accept(slot: _Slot, token: int) -> None:
-            """Record a sampled token; end the sequence on EOG, a stop string or its budget."""
+            """Record a sampled token; end the sequence on EOG, a stop string, a loop or its budget."""
             nonlocal generated_tokens
             slot.generated.append(token)
             generated_tokens += 1
@@ -195,6 +197,8 @@ class LlamaCppRunner:
                 slot.checked = len(text)
                 if hit is not None:
                     return finish(slot, "stop", stop=hit[1], cut=hit[0])
+            if slot.guard is not None and slot.guard.looping(slot.generated):
+                return finish(slot, "repetition")
             if len(slot.generated) >= slot.budget:
                 return finish(slot, "length")
             slot.next_token = token
@@ -212,7 +216,8 @@ class LlamaCppRunner:
                     continue
                 leader = next((s for s in active if s.pending and s.req.tokens == req.tokens), None)
                 queue.popleft()
-                slot = _Slot(free.pop(), req, budget, [], 0, sampler=self._sampler(params, req.seed))
+                slot = _Slot(free.pop(), req, budget, [], 0, sampler=self._sampler(params, req.seed),
+                             guard=RepetitionGuard(params.repetition_ngram) if params.repetition_ngram > 0 else None)
                 lib.llama_memory_seq_rm(mem, slot.seq, -1, -1)
                 if leader is not None:  # same prompt being prefilled: share its cells and logits
                     slot.leader = leader

@@ -8,10 +8,30 @@ from typing import Any, Optional, Sequence
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field
 
-from distilabel_magpie.engines.base import Completion, CompletionEngine, ProgressCallback, SamplingParams, find_stop
+from distilabel_magpie.engines.base import (
+    Completion, CompletionEngine, ProgressCallback, RepetitionGuard, SamplingParams, find_stop, repetition_end)
 from distilabel_magpie.engines.llm import CompletionLLM
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, from_hf_tokenizer
+
+
+def _LoopStop(width: int, ngram: int, rows: int) -> Any:
+    """A `generate` stopping criterion that ends each row once `RepetitionGuard` sees a loop."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class LoopStop(StoppingCriteria):
+        def __init__(self) -> None:
+            self.guards = [RepetitionGuard(ngram) for _ in range(rows)]
+            self.stopped = [False] * rows
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            if input_ids.shape[1] - width >= ngram:
+                for i, tail in enumerate(input_ids[:, -ngram:].tolist()):
+                    self.stopped[i] = self.stopped[i] or self.guards[i].looping(tail)
+            return torch.tensor(self.stopped, dtype=torch.bool, device=input_ids.device)
+
+    return LoopStop()
 
 
 class TransformersRunner:
@@ -55,6 +75,8 @@ class TransformersRunner:
                               top_k=params.top_k or None, min_p=params.min_p or None)
             if params.stop:
                 kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+            if params.repetition_ngram > 0:
+                kwargs["stopping_criteria"] = [_LoopStop(width, params.repetition_ngram, len(chunk) * params.n)]
             if params.seed is not None:
                 torch.manual_seed(params.sample_seed(start, 0))
             with torch.inference_mode():
@@ -83,6 +105,9 @@ class TransformersRunner:
                 kept.append(t)
                 break
             kept.append(t)
+        end = repetition_end(kept, params.repetition_ngram) if params.repetition_ngram > 0 else None
+        if end is not None:
+            kept, reason = kept[:end], "repetition"
         body = kept[:-1] if reason == "stop" else kept
         text = self.tokenizer.decode(body, skip_special_tokens=False)
         hit = find_stop(text, params.stop)

@@ -7,7 +7,8 @@ from typing import Any, Optional, Sequence
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field
 
-from distilabel_magpie.engines.base import Completion, CompletionEngine, ProgressCallback, SamplingParams, apply_stops
+from distilabel_magpie.engines.base import (
+    Completion, CompletionEngine, ProgressCallback, SamplingParams, apply_stops, repetition_end)
 from distilabel_magpie.engines.llm import CompletionLLM
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, from_hf_tokenizer
@@ -44,6 +45,10 @@ class VLLMRunner:
                 reason = o.finish_reason if o.finish_reason in ("stop", "length") else "error"
                 text, hit = apply_stops(o.text, params.stop)  # stop strings inside special tokens
                 stop_reason = hit or (o.stop_reason if isinstance(o.stop_reason, str) else None)
+                # vLLM cannot end a loop early; a sample that looped to the limit is flagged as such.
+                if reason == "length" and not hit and params.repetition_ngram > 0 and repetition_end(
+                        list(o.token_ids), params.repetition_ngram) is not None:
+                    reason = "repetition"
                 samples.append(Completion(text, "stop" if hit else reason, len(request["prompt_token_ids"]),
                                           len(o.token_ids), stop_reason=stop_reason, token_ids=list(o.token_ids)))
             results.append(samples)

@@ -24,6 +24,11 @@ class MagpieLLMMixin(BaseModel):
         description="Keep the default system turn some templates inject (Qwen2.5, SmolLM2, Llama-3.1...). "
         "None: the preset's choice (official Magpie configs), or the template as is.",
     )
+    repetition_ngram: RuntimeParameter[int] = Field(
+        default=16,
+        description="End a query or answer once the same run of this many tokens comes a third time (the "
+        "model is looping) and flag it `repetitive`; saves the rest of its token budget. 0: off.",
+    )
 
     _engine: Optional[CompletionEngine] = PrivateAttr(default=None)
     _template: Optional[MagpieTemplate] = PrivateAttr(default=None)

@@ -65,7 +65,7 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         - `n_turns`, `end_with_user`, `followup_system_prompt`.
         - `temperature`, `top_p`, `max_new_tokens`, `early_stop_newline`: follow-up queries.
         - `response_temperature`, `response_top_p`, `response_max_new_tokens`: answers.
-        - `seed`, `template`, `default_system`.
+        - `seed`, `template`, `default_system`, `repetition_ngram` (end and flag a looping turn; 0: off).
 
     Input columns:
         - messages (`list[dict]`, optional): the conversation so far (system?, user, assistant, ...).
@@ -151,10 +151,12 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         seed = None if self.seed is None else self.seed + 7919 * turn
         query = SamplingParams(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=seed,
-            stop=tuple(t.query_stop) + (("\n",) if self.early_stop_newline else ()))
+            stop=tuple(t.query_stop) + (("\n",) if self.early_stop_newline else ()),
+            repetition_ngram=self.repetition_ngram)
         answer = SamplingParams(
             max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
-            top_p=self.response_top_p, stop=tuple(t.response_stop), seed=seed)
+            top_p=self.response_top_p, stop=tuple(t.response_stop), seed=seed,
+            repetition_ngram=self.repetition_ngram)
         return query, answer
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]

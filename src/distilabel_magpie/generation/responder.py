@@ -23,11 +23,11 @@ class MagpieResponder(MagpieLLMMixin, Task):
 
     Rows whose `instruction_status` is not `ok` are not sent to the model: they get
     `response=None` and `response_status="skipped"`. Answers that hit the token limit are kept
-    and marked `truncated`.
+    and marked `truncated`; answers caught looping end early and are marked `repetitive`.
 
     Attributes:
         llm: a raw-completion LLM (see `MagpieSampler`).
-        template / default_system: as in `MagpieSampler`.
+        template / default_system / repetition_ngram: as in `MagpieSampler`.
         temperature / top_p / max_new_tokens / seed: answer sampling (temperature 0 = greedy).
         use_system_prompt: answer with the row's `system_prompt` (paper: without).
         extra_stop: stop strings added to the template's.
@@ -37,6 +37,7 @@ class MagpieResponder(MagpieLLMMixin, Task):
         - `use_system_prompt`: include the row's system prompt in the answer prompt.
         - `extra_stop`: additional stop strings.
         - `template`, `default_system`: which chat template rendering to use.
+        - `repetition_ngram`: end and flag a looping sample (0: off).
 
     Input columns:
         - instruction (`str`): the query.
@@ -45,7 +46,7 @@ class MagpieResponder(MagpieLLMMixin, Task):
 
     Output columns:
         - response (`str | None`): the answer.
-        - response_status (`str`): `ok`, `truncated`, `empty`, `skipped` or `error`.
+        - response_status (`str`): `ok`, `truncated`, `repetitive` (looped), `empty`, `skipped` or `error`.
         - model_name (`str`): the model.
         - distilabel_metadata (`dict`): raw answer, finish reason, token counts, settings.
 
@@ -99,7 +100,8 @@ class MagpieResponder(MagpieLLMMixin, Task):
     def sampling_params(self) -> SamplingParams:
         return SamplingParams(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
-            stop=tuple(self.magpie_template.response_stop) + tuple(self.extra_stop or ()), seed=self.seed)
+            stop=tuple(self.magpie_template.response_stop) + tuple(self.extra_stop or ()), seed=self.seed,
+            repetition_ngram=self.repetition_ngram)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         yield answer_rows(self, list(inputs), self.sampling_params(), self.use_system_prompt)

@@ -28,7 +28,8 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
     user message starts (the pre-query text) and writes the query itself.
 
     Every query is kept as a row; `instruction_status` says whether it is usable (`ok`) or why
-    not (`empty`, `truncated` = hit the token limit, `leaked_role` = the model wrote a dialogue,
+    not (`empty`, `truncated` = hit the token limit, `repetitive` = ended in a loop (see
+    `repetition_ngram`), `leaked_role` = the model wrote a dialogue,
     `duplicate` = exact repeat of an earlier query of this run, `error`). Queries are cleaned:
     stripped, cut at leaked role markers, "Question:"-style labels removed. The prompt is exactly
     the model's chat template rendering (with the chosen system prompt), tokenised without
@@ -48,6 +49,8 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         early_stop_newline: also stop at the first newline (the official "early stopping").
         extra_stop: stop strings added to the template's.
         seed: makes system-prompt choices and sampling reproducible.
+        repetition_ngram: a sample whose last `repetition_ngram` tokens were already generated twice
+            is looping: it ends there (llama.cpp, transformers; vLLM only flags it) as `repetitive`.
 
     Runtime parameters:
         - `num_rows`: rows to produce.
@@ -58,11 +61,12 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         - `seed`: random seed.
         - `system_prompt`, `domain`, `language`: steering.
         - `template`, `default_system`: which chat template rendering to use.
+        - `repetition_ngram`: end and flag a looping sample (0: off).
 
     Output columns:
         - instruction (`str`): the cleaned query ('' when empty).
-        - instruction_status (`str`): `ok`, `empty`, `truncated`, `leaked_role`, `duplicate`,
-          `wrong_language` or `error`.
+        - instruction_status (`str`): `ok`, `empty`, `truncated`, `repetitive` (looped), `leaked_role`,
+          `duplicate`, `wrong_language` or `error`.
         - system_prompt_key (`str | None`): which system prompt was used.
         - system_prompt (`str | None`): its text.
         - template (`str`): the chat template preset or source.
@@ -160,7 +164,8 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         if self.early_stop_newline:
             stop.append("\n")
         return SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
-                              top_k=self.top_k, stop=tuple(stop), n=self.n, seed=self.seed)
+                              top_k=self.top_k, stop=tuple(stop), n=self.n, seed=self.seed,
+                              repetition_ngram=self.repetition_ngram)
 
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
         """Yields batches of `batch_size` rows until `num_rows` rows exist."""

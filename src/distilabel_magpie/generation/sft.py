@@ -28,7 +28,8 @@ class MagpieSFTGenerator(MagpieSampler):
 
     Runtime parameters:
         - `num_rows`, `n`, `temperature`, `top_p`, `top_k`, `max_new_tokens`,
-          `early_stop_newline`, `extra_stop`, `seed`, `template`, `default_system`: as in `MagpieSampler`.
+          `early_stop_newline`, `extra_stop`, `seed`, `template`, `default_system`, `repetition_ngram`:
+          as in `MagpieSampler` (`repetition_ngram` applies to answers too).
         - `response_temperature`, `response_top_p`, `response_max_new_tokens`: answer sampling.
         - `use_system_prompt`: include the row's system prompt when answering.
 
@@ -72,7 +73,8 @@ class MagpieSFTGenerator(MagpieSampler):
     def response_params(self) -> SamplingParams:
         return SamplingParams(
             max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
-            top_p=self.response_top_p, stop=tuple(self.magpie_template.response_stop), seed=self.seed)
+            top_p=self.response_top_p, stop=tuple(self.magpie_template.response_stop), seed=self.seed,
+            repetition_ngram=self.repetition_ngram)
 
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
         params = self.response_params()
