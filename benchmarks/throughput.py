@@ -10,7 +10,8 @@ per-chunk rates are reported. Model loading is not timed. The last line is machi
 Acceptance (one function for all three): a pair is accepted when the query is non-empty, its
 generated-token count is below the limit (not truncated), it is not a repeat (case/space
 normalised) of an earlier accepted query of the same configuration, and the response is
-non-empty and below the limit. Token counts are what each engine reports.
+non-empty and below the limit. Token counts are what each engine reports. Queries and answers
+our step flags (`repetitive`: cut short in a loop, `leaked_role`, ...) count as empty.
 """
 
 from __future__ import annotations
@@ -111,9 +112,11 @@ def run_ours(model_path: str, rows: int, max_new: int, threads: int, seed: int) 
         meta = r["distilabel_metadata"]
         q = meta[f"statistics_{step.name}"]["output_tokens"]
         a = meta.get(f"statistics_response_{step.name}", {}).get("output_tokens", 0)
+        # What our step rejected counts as empty here: a looping sample it cut short would
+        # otherwise pass the token-limit test.
         ok = r["instruction_status"] == "ok"
         out.append({"query": r["instruction"] if ok else "", "query_tokens": q,
-                    "response": r["response"], "response_tokens": a})
+                    "response": r["response"] if r["response_status"] == "ok" else "", "response_tokens": a})
     return out, seconds
 
 
