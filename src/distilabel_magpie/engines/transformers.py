@@ -15,7 +15,7 @@ from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, from_hf_tokenizer
 
 
-def _LoopStop(width: int, ngram: int, rows: int) -> Any:
+def _loop_stop(width: int, ngram: int, rows: int) -> Any:
     """A `generate` stopping criterion that ends each row once `RepetitionGuard` sees a loop."""
     import torch
     from transformers import StoppingCriteria
@@ -76,7 +76,7 @@ class TransformersRunner:
             if params.stop:
                 kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
             if params.repetition_ngram > 0:
-                kwargs["stopping_criteria"] = [_LoopStop(width, params.repetition_ngram, len(chunk) * params.n)]
+                kwargs["stopping_criteria"] = [_loop_stop(width, params.repetition_ngram, len(chunk) * params.n)]
             if params.seed is not None:
                 torch.manual_seed(params.sample_seed(start, 0))
             with torch.inference_mode():

@@ -50,8 +50,8 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
     1.5.3 appends the pre-query text after an assistant header). Follow-up queries are sampled
     with the paper's follow-up system prompt (replaceable, or off with `""`), answers without
     it (with the conversation's own system message, if any). A turn that fails (query empty,
-    truncated, leaked role; answer truncated or empty) ends that row at its last complete turn
-    and records why; the other rows go on.
+    truncated, repetitive, leaked role; answer truncated, repetitive or empty) ends that row at
+    its last complete turn and records why; the other rows go on.
 
     Attributes:
         n_turns: user + assistant turns to add (>= 1).
