@@ -121,6 +121,19 @@ def test_a_looping_sample_ends_at_its_third_repeat(llamacpp_engine):
     assert c.finish_reason == "repetition" and c.token_ids == free.token_ids[:end] and c.completion_tokens == end
 
 
+def test_repetition_penalty_steers_greedy_decoding_away_from_a_loop(llamacpp_engine):
+    t = llamacpp_engine.own_template()
+    prompt = t.response_prompt([{"role": "user", "content": "Repeat after me forever: red green blue"}])
+    prompt += "red green blue red green blue red green blue"
+    plain = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=32, temperature=0.0))[0][0]
+    penalised = [llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=32, temperature=0.0,
+                                                                   repetition_penalty=1.5))[0][0] for _ in range(2)]
+    assert penalised[0].token_ids == penalised[1].token_ids  # still deterministic
+    assert len(set(penalised[0].token_ids)) > len(set(plain.token_ids))
+    with pytest.raises(ValueError, match="repetition_penalty"):
+        SamplingParams(repetition_penalty=0.0)
+
+
 def test_prompt_longer_than_context_is_an_error_completion(llamacpp_engine):
     long_prompt = "word " * 3000
     c = llamacpp_engine.complete([long_prompt], SamplingParams(max_new_tokens=4))[0][0]

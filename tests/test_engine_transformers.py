@@ -69,6 +69,14 @@ def test_a_looping_sample_ends_at_its_third_repeat(engine):
         assert g[0].finish_reason == "repetition" and g[0].token_ids == f[0].token_ids[:end]
 
 
+def test_repetition_penalty_reaches_generate(engine):
+    t = engine.own_template()
+    prompt = t.response_prompt([{"role": "user", "content": "Hi"}])
+    plain = engine.complete([prompt], SamplingParams(max_new_tokens=24, temperature=0.0))[0][0]
+    penalised = engine.complete([prompt], SamplingParams(max_new_tokens=24, temperature=0.0, repetition_penalty=3.0))[0][0]
+    assert len(set(penalised.token_ids)) > len(set(plain.token_ids))
+
+
 def test_distilabel_transformers_llm_in_the_sampler(tiny_model_dir):
     from distilabel.models.llms import TransformersLLM
 

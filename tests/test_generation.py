@@ -10,7 +10,7 @@ from distilabel_magpie.engines.llamacpp import LlamaCppEngine
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation import MagpieResponder, MagpieSampler, MagpieSFTGenerator
 
-STATUSES = {"ok", "empty", "truncated", "leaked_role", "duplicate", "error"}
+STATUSES = {"ok", "empty", "truncated", "repetitive", "leaked_role", "duplicate", "error"}
 
 
 def _loaded(step, engine):
@@ -132,3 +132,15 @@ def test_distilabel_llamacpp_llm_is_accepted(embedded_model_path):
                                                                       3365, 3511, 308, 34519, 28, 7018, 411, 407, 19712, 8182,
                                                                       2, 198, 1, 4093, 198]
     step.unload()
+
+
+def test_loop_settings_reach_the_engine_calls(llamacpp_engine):
+    sft = _loaded(MagpieSFTGenerator(llm=llamacpp_engine, num_rows=1, repetition_ngram=8,
+                                     response_repetition_penalty=1.3), llamacpp_engine)
+    queries, answers = sft.sampling_params(), sft.response_params()
+    assert (queries.repetition_ngram, queries.repetition_penalty) == (8, 1.0)  # queries: paper sampling
+    assert (answers.repetition_ngram, answers.repetition_penalty) == (8, 1.3)
+    responder = _loaded(MagpieResponder(llm=llamacpp_engine, repetition_penalty=1.2, repetition_ngram=0),
+                        llamacpp_engine)
+    params = responder.sampling_params()
+    assert (params.repetition_ngram, params.repetition_penalty) == (0, 1.2)

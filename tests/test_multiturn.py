@@ -140,3 +140,11 @@ def test_template_refusing_system_prompt_is_reported_at_load(llamacpp_engine):
     step = _loaded(MagpieMultiTurn(llm=llamacpp_engine, template="gemma2"), llamacpp_engine)
     with pytest.raises(MagpieError, match="System role not supported.*followup_system_prompt=''"):
         step._check_followup_system_prompt()
+
+
+def test_loop_settings_apply_to_queries_and_answers(llamacpp_engine):
+    step = _loaded(MagpieMultiTurn(llm=llamacpp_engine, repetition_ngram=12, response_repetition_penalty=1.1),
+                   llamacpp_engine)
+    query, answer = step._params(2)
+    assert (query.repetition_ngram, query.repetition_penalty) == (12, 1.0)
+    assert (answer.repetition_ngram, answer.repetition_penalty) == (12, 1.1)

@@ -21,7 +21,9 @@ def build_sft_pipeline(
 
     One step samples queries and answers them with the same loaded model (two llama.cpp steps
     would compete for the same cores). Queries: T=1.0, top_p=1.0 (paper), up to 128 tokens.
-    Answers: greedy (paper), up to 256 new tokens. Stopping queries at the first newline (the
+    Answers: greedy (paper), up to 256 new tokens, with a repetition penalty of 1.1: greedy
+    SmolLM2-135M loops, and on 32 queries the penalty took the answers that end on their own
+    within 256 tokens from 12 to 17 (1.2: 18). Stopping queries at the first newline (the
     official early stopping, `early_stop_newline`) makes every query usable on SmolLM2-135M but
     cuts many mid-thought; measured over 48 rows it gave fewer accepted pairs per minute (6.9
     against 8.0 without), so it is off.
@@ -34,6 +36,7 @@ def build_sft_pipeline(
             batch_size=25,
             max_new_tokens=128,
             response_max_new_tokens=256,
+            response_repetition_penalty=1.1,
             seed=seed,
         )
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
@@ -42,17 +45,18 @@ def build_sft_pipeline(
 
 
 def build_chat_pipeline(
-    num_rows: int = 40,
+    num_rows: int = 80,
     n_turns: int = 2,
     model_path: str = "embedded",
     output_dir: str = "data/magpie-chat",
     seed: Optional[int] = 0,
 ) -> Pipeline:
     """Multi-turn SFT data (`messages` column): first turns from `MagpieSFTGenerator`, then
-    `n_turns` more with `MagpieMultiTurn`. A truncated answer ends a conversation, and
-    SmolLM2-135M's answers often pass 256 tokens, so answers get up to 768. The two steps run in
-    parallel processes, so each llama.cpp engine gets one thread (two threads each on a 2-core
-    machine would make their spin-waiting thread pools fight for the cores)."""
+    `n_turns` more with `MagpieMultiTurn`. A failed answer ends a conversation, so the answers
+    suit SmolLM2-135M: up to 768 tokens (they often pass 256), sampled at T=0.7, top_p=0.9 with a
+    repetition penalty of 1.1. Measured on 32 queries, answers that end on their own: 29 of 32,
+    against 20 without the penalty and 14 greedily (which loops). The two steps run in parallel processes, so each llama.cpp engine gets one thread
+    (two threads each on a 2-core machine make their spin-waiting thread pools fight)."""
     with Pipeline(name="magpie-chat", description="Magpie multi-turn SFT data") as pipeline:
         first = MagpieSFTGenerator(
             name="magpie_first_turn",
@@ -61,6 +65,9 @@ def build_chat_pipeline(
             batch_size=10,
             max_new_tokens=128,
             response_max_new_tokens=768,
+            response_temperature=0.7,
+            response_top_p=0.9,
+            response_repetition_penalty=1.1,
             seed=seed,
         )
         extend = MagpieMultiTurn(
@@ -69,6 +76,9 @@ def build_chat_pipeline(
             n_turns=n_turns,
             max_new_tokens=128,
             response_max_new_tokens=768,
+            response_temperature=0.7,
+            response_top_p=0.9,
+            response_repetition_penalty=1.1,
             input_batch_size=10,
             seed=seed,
         )

@@ -29,6 +29,7 @@ class SamplingParams:
     seed: Optional[int] = None
     grammar: Optional[str] = None  # GBNF constraining the output (backends that support it)
     repetition_ngram: int = 0  # > 0: a sample is in a loop once a run of this many tokens comes a third time
+    repetition_penalty: float = 1.0  # > 1 discourages repeating recent tokens (each backend's own rule)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -37,6 +38,8 @@ class SamplingParams:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0 (1.0: off), got {self.repetition_penalty}")
         object.__setattr__(self, "stop", tuple(s for s in self.stop if s))
 
     @property

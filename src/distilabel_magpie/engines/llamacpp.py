@@ -136,6 +136,9 @@ class LlamaCppRunner:
                 lib.llama_sampler_free(chain)
                 raise MagpieError("llama.cpp rejected the grammar (GBNF with a 'root' rule expected)")
             lib.llama_sampler_chain_add(chain, grammar)
+        if params.repetition_penalty != 1.0:  # over the last 64 generated tokens (llama.cpp's default window)
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_penalties(
+                lib.llama_vocab_n_tokens(self.vocab), 64, params.repetition_penalty, 0.0, 0.0))
         if params.greedy:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
             return chain

@@ -73,6 +73,8 @@ class TransformersRunner:
             else:
                 kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p,
                               top_k=params.top_k or None, min_p=params.min_p or None)
+            if params.repetition_penalty != 1.0:  # transformers' rule: every earlier token, prompt included
+                kwargs["repetition_penalty"] = params.repetition_penalty
             if params.stop:
                 kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
             if params.repetition_ngram > 0:

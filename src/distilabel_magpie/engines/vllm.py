@@ -33,6 +33,7 @@ class VLLMRunner:
         sampling = VllmSamplingParams(
             n=params.n, temperature=max(params.temperature, 0.0), top_p=params.top_p,
             top_k=params.top_k if params.top_k > 0 else -1, min_p=params.min_p, max_tokens=params.max_new_tokens,
+            repetition_penalty=params.repetition_penalty,
             stop=list(params.stop) or None, seed=params.seed, skip_special_tokens=False,
             spaces_between_special_tokens=False)
         # Token ids, not text: vLLM would otherwise add the tokenizer's BOS in front of the template's.

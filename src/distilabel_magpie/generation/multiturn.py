@@ -58,13 +58,15 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         end_with_user: stop after the last user message (for pipelines that answer elsewhere).
         followup_system_prompt: system prompt while sampling follow-up queries ('' or None: none).
         temperature / top_p / max_new_tokens / early_stop_newline: query sampling.
-        response_temperature / response_top_p / response_max_new_tokens: answer sampling.
+        response_temperature / response_top_p / response_max_new_tokens / response_repetition_penalty:
+            answer sampling.
         seed: random seed.
 
     Runtime parameters:
         - `n_turns`, `end_with_user`, `followup_system_prompt`.
         - `temperature`, `top_p`, `max_new_tokens`, `early_stop_newline`: follow-up queries.
-        - `response_temperature`, `response_top_p`, `response_max_new_tokens`: answers.
+        - `response_temperature`, `response_top_p`, `response_max_new_tokens`, `response_repetition_penalty`:
+          answers.
         - `seed`, `template`, `default_system`, `repetition_ngram` (end and flag a looping turn; 0: off).
 
     Input columns:
@@ -113,6 +115,8 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
     response_temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
     response_top_p: RuntimeParameter[float] = Field(default=1.0, description="Answer nucleus sampling.")
     response_max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
+    response_repetition_penalty: RuntimeParameter[float] = Field(
+        default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
 
     def model_post_init(self, __context: Any) -> None:
@@ -155,7 +159,8 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
             repetition_ngram=self.repetition_ngram)
         answer = SamplingParams(
             max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
-            top_p=self.response_top_p, stop=tuple(t.response_stop), seed=seed,
+            top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
+            stop=tuple(t.response_stop), seed=seed,
             repetition_ngram=self.repetition_ngram)
         return query, answer
 

@@ -28,12 +28,13 @@ class MagpieResponder(MagpieLLMMixin, Task):
     Attributes:
         llm: a raw-completion LLM (see `MagpieSampler`).
         template / default_system / repetition_ngram: as in `MagpieSampler`.
-        temperature / top_p / max_new_tokens / seed: answer sampling (temperature 0 = greedy).
+        temperature / top_p / max_new_tokens / repetition_penalty / seed: answer sampling
+            (temperature 0 = greedy).
         use_system_prompt: answer with the row's `system_prompt` (paper: without).
         extra_stop: stop strings added to the template's.
 
     Runtime parameters:
-        - `temperature`, `top_p`, `max_new_tokens`, `seed`: sampling settings for answers.
+        - `temperature`, `top_p`, `max_new_tokens`, `repetition_penalty`, `seed`: sampling settings for answers.
         - `use_system_prompt`: include the row's system prompt in the answer prompt.
         - `extra_stop`: additional stop strings.
         - `template`, `default_system`: which chat template rendering to use.
@@ -72,6 +73,8 @@ class MagpieResponder(MagpieLLMMixin, Task):
     temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
     top_p: RuntimeParameter[float] = Field(default=1.0, description="Answer nucleus sampling.")
     max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
+    repetition_penalty: RuntimeParameter[float] = Field(
+        default=1.0, description="Repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
     use_system_prompt: RuntimeParameter[bool] = Field(
         default=False, description="Answer with the row's system prompt (the paper answers without).")
@@ -100,7 +103,7 @@ class MagpieResponder(MagpieLLMMixin, Task):
     def sampling_params(self) -> SamplingParams:
         return SamplingParams(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
-            stop=tuple(self.magpie_template.response_stop) + tuple(self.extra_stop or ()), seed=self.seed,
+            repetition_penalty=self.repetition_penalty, stop=tuple(self.magpie_template.response_stop) + tuple(self.extra_stop or ()), seed=self.seed,
             repetition_ngram=self.repetition_ngram)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]

@@ -22,7 +22,8 @@ class MagpieSFTGenerator(MagpieSampler):
 
     Attributes:
         (all of `MagpieSampler`'s, for the queries)
-        response_temperature / response_top_p / response_max_new_tokens: answer sampling
+        response_temperature / response_top_p / response_max_new_tokens / response_repetition_penalty:
+            answer sampling
             (paper: greedy).
         use_system_prompt: answer with the row's system prompt (paper: without).
 
@@ -30,7 +31,8 @@ class MagpieSFTGenerator(MagpieSampler):
         - `num_rows`, `n`, `temperature`, `top_p`, `top_k`, `max_new_tokens`,
           `early_stop_newline`, `extra_stop`, `seed`, `template`, `default_system`, `repetition_ngram`:
           as in `MagpieSampler` (`repetition_ngram` applies to answers too).
-        - `response_temperature`, `response_top_p`, `response_max_new_tokens`: answer sampling.
+        - `response_temperature`, `response_top_p`, `response_max_new_tokens`,
+          `response_repetition_penalty`: answer sampling.
         - `use_system_prompt`: include the row's system prompt when answering.
 
     Output columns:
@@ -63,6 +65,8 @@ class MagpieSFTGenerator(MagpieSampler):
     response_temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
     response_top_p: RuntimeParameter[float] = Field(default=1.0, description="Answer nucleus sampling.")
     response_max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
+    response_repetition_penalty: RuntimeParameter[float] = Field(
+        default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     use_system_prompt: RuntimeParameter[bool] = Field(
         default=False, description="Answer with the row's system prompt (the paper answers without).")
 
@@ -73,7 +77,8 @@ class MagpieSFTGenerator(MagpieSampler):
     def response_params(self) -> SamplingParams:
         return SamplingParams(
             max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
-            top_p=self.response_top_p, stop=tuple(self.magpie_template.response_stop), seed=self.seed,
+            top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
+            stop=tuple(self.magpie_template.response_stop), seed=self.seed,
             repetition_ngram=self.repetition_ngram)
 
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
