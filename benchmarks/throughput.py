@@ -93,15 +93,21 @@ def _tokenizer_dir(model_path: str) -> str:
 
 
 def run_ours(model_path: str, rows: int, max_new: int, threads: int, seed: int) -> tuple[list[dict], float]:
-    """The default pipeline's step (MagpieSFTGenerator) with the same token limits and threads."""
+    """The default pipeline's step (MagpieSFTGenerator, its sampling settings) with the same
+    token limits and threads as the others."""
     import logging
 
     from distilabel_magpie.engines.llamacpp import LlamaCppEngine
     from distilabel_magpie.generation import MagpieSFTGenerator
+    from distilabel_magpie.pipelines import build_sft_pipeline
 
+    default = build_sft_pipeline().dag.get_step("magpie_sft")["step"]
+    settings = {k: getattr(default, k) for k in (
+        "temperature", "top_p", "top_k", "early_stop_newline", "repetition_ngram", "response_temperature",
+        "response_top_p", "response_repetition_penalty")}
     step = MagpieSFTGenerator(llm=LlamaCppEngine(model_path=model_path, n_threads=threads), num_rows=rows,
                               batch_size=rows, max_new_tokens=max_new, response_max_new_tokens=max_new,
-                              seed=seed)
+                              seed=seed, **settings)
     step.load()
     step._logger.setLevel(logging.WARNING)
     started = time.perf_counter()
@@ -170,7 +176,7 @@ def main() -> None:
     configs = args.configs.split(",")
     print(f"model={Path(args.model_path).name} threads={args.threads} max_new_tokens={args.max_new_tokens} "
           f"rows/chunk={args.rows} chunks={args.chunks} query T=1.0 top_p=1.0; anchor and engine answer at "
-          "T=1.0 (one setting for both), ours greedily (paper)", flush=True)
+          "T=1.0 (one setting for both), ours as the default pipeline (greedy, repetition penalty 1.1)", flush=True)
     results: dict[str, list[dict]] = {c: [] for c in configs}
     for chunk in range(args.chunks):
         for config in configs:
