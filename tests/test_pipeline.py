@@ -26,6 +26,20 @@ def test_committed_yaml_is_the_dump_of_the_python_pipeline(path, build):
     assert yaml.safe_load(path.read_text()) == yaml.safe_load(yaml.dump(build().dump()))
 
 
+def test_dataset_citations_come_from_our_docstrings_not_the_network(monkeypatch):
+    """distilabel fetches a BibTeX entry for each arXiv reference of a step without `Citations`
+    (a network call at the end of every run, an 'Untracked error' print offline)."""
+    import distilabel.distiset as distiset
+    from distilabel_magpie.pipelines import build_dpo_pipeline
+
+    fetched = []
+    monkeypatch.setattr(distiset, "get_bibtex", lambda ref: fetched.append(ref) or "")
+    for build in (build_sft_pipeline, build_chat_pipeline, build_dpo_pipeline):
+        citations = distiset._grab_citations(build().dag)
+        assert any("xu2024magpiealignmentdatasynthesis" in c for c in citations)
+    assert fetched == []
+
+
 @pytest.mark.parametrize("path,first", [(YAML, "magpie_sft"), (CHAT_YAML, "magpie_first_turn")])
 def test_yaml_round_trip(path, first):
     loaded = Pipeline.from_yaml(path)

@@ -234,6 +234,19 @@ class PushSFTToArgilla(ArgillaReviewStep):
         - [Argilla 2.x documentation](https://docs.argilla.io/latest/)
         - [Magpie](https://arxiv.org/abs/2406.08464)
 
+    Citations:
+        ```
+        @misc{xu2024magpiealignmentdatasynthesis,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL},
+            url={https://arxiv.org/abs/2406.08464},
+        }
+        ```
+
     Examples:
         Push generated pairs (to the local review server when no ARGILLA_API_* is set):
 
@@ -326,6 +339,19 @@ class PushPreferencesToArgilla(ArgillaReviewStep):
     References:
         - [Magpie-PO](https://arxiv.org/abs/2406.08464)
         - [TRL dataset formats](https://huggingface.co/docs/trl/dataset_formats)
+
+    Citations:
+        ```
+        @misc{xu2024magpiealignmentdatasynthesis,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL},
+            url={https://arxiv.org/abs/2406.08464},
+        }
+        ```
 
     Examples:
         ```python
