@@ -55,32 +55,26 @@ def build_chat_pipeline(
     `n_turns` more with `MagpieMultiTurn`. A failed answer ends a conversation, so the answers
     suit SmolLM2-135M: up to 768 tokens (they often pass 256), sampled at T=0.7, top_p=0.9 with a
     repetition penalty of 1.1. Measured on 32 queries, answers that end on their own: 29 of 32,
-    against 20 without the penalty and 14 greedily (which loops). The two steps run in parallel processes, so each llama.cpp engine gets one thread
-    (two threads each on a 2-core machine make their spin-waiting thread pools fight)."""
+    against 20 without the penalty and 14 greedily (which loops). The two steps run in parallel
+    processes, so each llama.cpp engine gets one thread (two threads each on a 2-core machine
+    make their spin-waiting thread pools fight)."""
+    # Every turn, first or later, is sampled the same way.
+    turn = dict(max_new_tokens=128, response_max_new_tokens=768, response_temperature=0.7, response_top_p=0.9,
+                response_repetition_penalty=1.1, seed=seed)
     with Pipeline(name="magpie-chat", description="Magpie multi-turn SFT data") as pipeline:
         first = MagpieSFTGenerator(
             name="magpie_first_turn",
             llm=LlamaCppEngine(model_path=model_path, n_threads=1),
             num_rows=num_rows,
             batch_size=10,
-            max_new_tokens=128,
-            response_max_new_tokens=768,
-            response_temperature=0.7,
-            response_top_p=0.9,
-            response_repetition_penalty=1.1,
-            seed=seed,
+            **turn,
         )
         extend = MagpieMultiTurn(
             name="magpie_multi_turn",
             llm=LlamaCppEngine(model_path=model_path, n_threads=1),
             n_turns=n_turns,
-            max_new_tokens=128,
-            response_max_new_tokens=768,
-            response_temperature=0.7,
-            response_top_p=0.9,
-            response_repetition_penalty=1.1,
             input_batch_size=10,
-            seed=seed,
+            **turn,
         )
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
         first >> extend >> save
