@@ -168,3 +168,20 @@ def test_missing_model_file():
 
     with pytest.raises(MagpieError, match="does not exist"):
         LlamaCppEngine(model_path="/nonexistent/model.gguf").load()
+
+
+def test_min_p_cuts_the_tail(llamacpp_engine):
+    """min_p 0.999 keeps only the most likely token: sampling at T=1 then decodes greedily.
+    (Both runs decode the same batches from the same cached prefix: a prefill split another
+    way may flip a near-tie.)"""
+    t = llamacpp_engine.own_template()
+    prompt = t.response_prompt([{"role": "user", "content": "Name three colours."}])
+    llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=1, temperature=0.0))  # caches the prompt
+    greedy = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=24, temperature=0.0, n=3))[0]
+    sampled = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=24, temperature=1.0, min_p=0.999,
+                                                                n=3, seed=3))[0]
+    free = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=24, temperature=1.0, n=3, seed=3))[0]
+    assert [c.text for c in sampled] == [c.text for c in greedy]
+    assert [c.text for c in free] != [c.text for c in greedy]  # without min_p the samples differ
+    with pytest.raises(ValueError, match="min_p must be in"):
+        SamplingParams(min_p=1.0)

@@ -105,6 +105,33 @@ def test_sft_generator_answers_only_ok_queries(llamacpp_engine):
     assert any(r["response"] for r in rows)
 
 
+def test_response_system_prompt_is_in_the_answer_prompts_only(llamacpp_engine):
+    """Queries are sampled from the plain pre-query text; answers get the system turn, rendered
+    exactly as the template does."""
+    step = _loaded(MagpieSFTGenerator(llm=llamacpp_engine, num_rows=3, max_new_tokens=24, early_stop_newline=True,
+                                      response_max_new_tokens=8, seed=5,
+                                      response_system_prompt="Answer in a few sentences."), llamacpp_engine)
+    rows, _ = next(step.process())
+    answered = [r for r in rows if r["instruction_status"] == "ok"]
+    assert answered
+    for r in rows:
+        meta = r["distilabel_metadata"]
+        assert meta[f"magpie_{step.name}"]["prompt"] == (
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+            "<|im_start|>user\n")
+    for r in answered:
+        assert r["distilabel_metadata"][f"magpie_response_{step.name}"]["prompt"] == (
+            "<|im_start|>system\nAnswer in a few sentences.<|im_end|>\n"
+            f"<|im_start|>user\n{r['instruction']}<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_row_and_response_system_prompts_are_exclusive(llamacpp_engine):
+    with pytest.raises(MagpieError, match="either use_system_prompt=True or response_system_prompt"):
+        MagpieResponder(llm=llamacpp_engine, use_system_prompt=True, response_system_prompt="Be brief.")
+    responder = MagpieResponder(llm=llamacpp_engine, use_system_prompt=True)
+    assert responder.answer_messages({"instruction": "Hi", "system_prompt": "Row."})[0]["content"] == "Row."
+
+
 def test_chat_only_llm_is_refused_at_construction():
     from distilabel.models.llms import OpenAILLM
 
@@ -135,11 +162,11 @@ def test_distilabel_llamacpp_llm_is_accepted(embedded_model_path):
 
 
 def test_loop_settings_reach_the_engine_calls(llamacpp_engine):
-    sft = _loaded(MagpieSFTGenerator(llm=llamacpp_engine, num_rows=1, repetition_ngram=8,
+    sft = _loaded(MagpieSFTGenerator(llm=llamacpp_engine, num_rows=1, repetition_ngram=8, min_p=0.02,
                                      response_repetition_penalty=1.3), llamacpp_engine)
     queries, answers = sft.sampling_params(), sft.response_params()
-    assert (queries.repetition_ngram, queries.repetition_penalty) == (8, 1.0)  # queries: paper sampling
-    assert (answers.repetition_ngram, answers.repetition_penalty) == (8, 1.3)
+    assert (queries.repetition_ngram, queries.repetition_penalty, queries.min_p) == (8, 1.0, 0.02)
+    assert (answers.repetition_ngram, answers.repetition_penalty, answers.min_p) == (8, 1.3, 0.0)
     responder = _loaded(MagpieResponder(llm=llamacpp_engine, repetition_penalty=1.2, repetition_ngram=0),
                         llamacpp_engine)
     params = responder.sampling_params()

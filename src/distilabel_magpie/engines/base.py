@@ -38,6 +38,8 @@ class SamplingParams:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0 <= self.min_p < 1:
+            raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
         if self.repetition_penalty <= 0:
             raise ValueError(f"repetition_penalty must be > 0 (1.0: off), got {self.repetition_penalty}")
         object.__setattr__(self, "stop", tuple(s for s in self.stop if s))

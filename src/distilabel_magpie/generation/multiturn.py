@@ -57,14 +57,14 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         n_turns: user + assistant turns to add (>= 1).
         end_with_user: stop after the last user message (for pipelines that answer elsewhere).
         followup_system_prompt: system prompt while sampling follow-up queries ('' or None: none).
-        temperature / top_p / max_new_tokens / early_stop_newline: query sampling.
+        temperature / top_p / min_p / max_new_tokens / early_stop_newline: query sampling.
         response_temperature / response_top_p / response_max_new_tokens / response_repetition_penalty:
             answer sampling.
         seed: random seed.
 
     Runtime parameters:
         - `n_turns`, `end_with_user`, `followup_system_prompt`.
-        - `temperature`, `top_p`, `max_new_tokens`, `early_stop_newline`: follow-up queries.
+        - `temperature`, `top_p`, `min_p`, `max_new_tokens`, `early_stop_newline`: follow-up queries.
         - `response_temperature`, `response_top_p`, `response_max_new_tokens`, `response_repetition_penalty`:
           answers.
         - `seed`, `template`, `default_system`, `repetition_ngram` (end and flag a looping turn; 0: off).
@@ -123,6 +123,7 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         description="System prompt used only while sampling follow-up queries ('' or null: none).")
     temperature: RuntimeParameter[float] = Field(default=1.0, description="Follow-up query temperature.")
     top_p: RuntimeParameter[float] = Field(default=1.0, description="Follow-up query nucleus sampling.")
+    min_p: RuntimeParameter[float] = Field(default=0.0, description="Follow-up query min-p sampling (0: off).")
     max_new_tokens: RuntimeParameter[int] = Field(default=256, description="Token limit of a follow-up query.")
     early_stop_newline: RuntimeParameter[bool] = Field(default=False, description="Stop queries at a newline.")
     response_temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
@@ -167,7 +168,8 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         t = self.magpie_template
         seed = None if self.seed is None else self.seed + 7919 * turn
         query = SamplingParams(
-            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=seed,
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
+            min_p=self.min_p, seed=seed,
             stop=tuple(t.query_stop) + (("\n",) if self.early_stop_newline else ()),
             repetition_ngram=self.repetition_ngram)
         answer = SamplingParams(

@@ -7,17 +7,38 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from distilabel_magpie.cleaning import OK, clean_response
 from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
 
 
-class MagpieResponder(MagpieLLMMixin, Task):
+class AnswerPromptMixin(BaseModel):
+    """Which system prompt an answer is written under (the paper: none, i.e. the template's default)."""
+
+    use_system_prompt: RuntimeParameter[bool] = Field(
+        default=False, description="Answer with the row's system prompt (the paper answers without).")
+    response_system_prompt: Optional[RuntimeParameter[str]] = Field(
+        default=None, description="System prompt for answers only (queries are sampled without it), e.g. "
+        "'Answer in a few sentences.' so that a small model's answers end within a short token limit.")
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        if self.use_system_prompt and self.response_system_prompt:
+            raise MagpieError("give either use_system_prompt=True or response_system_prompt, not both")
+
+    def answer_messages(self, row: Dict[str, Any]) -> List[Dict[str, str]]:
+        system = row.get("system_prompt") if self.use_system_prompt else self.response_system_prompt
+        return ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": row["instruction"]}]
+
+
+class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
     """Answers queries: the chat template applied to `[user: instruction]` with the generation
     prompt, sampled with the responder's own settings (paper default: greedy).
 
@@ -31,11 +52,13 @@ class MagpieResponder(MagpieLLMMixin, Task):
         temperature / top_p / max_new_tokens / repetition_penalty / seed: answer sampling
             (temperature 0 = greedy).
         use_system_prompt: answer with the row's `system_prompt` (paper: without).
+        response_system_prompt: a system prompt for every answer (paper: none).
         extra_stop: stop strings added to the template's.
 
     Runtime parameters:
         - `temperature`, `top_p`, `max_new_tokens`, `repetition_penalty`, `seed`: sampling settings for answers.
         - `use_system_prompt`: include the row's system prompt in the answer prompt.
+        - `response_system_prompt`: system prompt of every answer prompt.
         - `extra_stop`: additional stop strings.
         - `template`, `default_system`: which chat template rendering to use.
         - `repetition_ngram`: end and flag a looping sample (0: off).
@@ -89,8 +112,6 @@ class MagpieResponder(MagpieLLMMixin, Task):
     repetition_penalty: RuntimeParameter[float] = Field(
         default=1.0, description="Repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
-    use_system_prompt: RuntimeParameter[bool] = Field(
-        default=False, description="Answer with the row's system prompt (the paper answers without).")
     # None rather than []: distilabel 1.5.3's runtime-parameter dump indexes list values ([0]).
     extra_stop: Optional[RuntimeParameter[List[str]]] = Field(
         default=None, description="Stop strings added to the template's.")
@@ -108,7 +129,7 @@ class MagpieResponder(MagpieLLMMixin, Task):
         return ["response", "response_status", "model_name"]
 
     def format_input(self, input: Dict[str, Any]) -> List[Dict[str, str]]:
-        return answer_messages(input, self.use_system_prompt)
+        return self.answer_messages(input)
 
     def format_output(self, output: Optional[str], input: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         return {"response": output}
@@ -120,23 +141,17 @@ class MagpieResponder(MagpieLLMMixin, Task):
             repetition_ngram=self.repetition_ngram)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        yield answer_rows(self, list(inputs), self.sampling_params(), self.use_system_prompt)
+        yield answer_rows(self, list(inputs), self.sampling_params())
 
 
-def answer_messages(row: Dict[str, Any], use_system_prompt: bool) -> List[Dict[str, str]]:
-    system = row.get("system_prompt") if use_system_prompt else None
-    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": row["instruction"]}]
-
-
-def answer_rows(step: MagpieLLMMixin, rows: List[Dict[str, Any]], params: SamplingParams,
-                use_system_prompt: bool) -> List[Dict[str, Any]]:
+def answer_rows(step: Any, rows: List[Dict[str, Any]], params: SamplingParams) -> List[Dict[str, Any]]:
     """Answer the `ok` rows in one engine call; the others get `response_status="skipped"`.
     Shared by `MagpieResponder` and `MagpieSFTGenerator`."""
     template, engine = step.magpie_template, step.engine
 
     todo = [i for i, row in enumerate(rows)
             if row.get("instruction_status", OK) == OK and (row.get("instruction") or "").strip()]
-    prompt_of = {i: template.response_prompt(answer_messages(rows[i], use_system_prompt)) for i in todo}
+    prompt_of = {i: template.response_prompt(step.answer_messages(rows[i])) for i in todo}
     started = time.monotonic()
     completions = dict(zip(todo, (c[0] for c in engine.complete([prompt_of[i] for i in todo], params)))) if todo else {}
     tokens = sum(c.completion_tokens for c in completions.values())

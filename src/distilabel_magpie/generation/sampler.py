@@ -45,7 +45,9 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         language: target language of the queries; off-language queries get `wrong_language`.
         num_rows: rows to produce (all statuses).
         n: queries sampled per prompt (they share one prefill).
-        temperature / top_p / top_k / max_new_tokens: query sampling (paper: T=1.0, top_p=1.0).
+        temperature / top_p / top_k / min_p / max_new_tokens: query sampling (paper: T=1.0,
+            top_p=1.0). `min_p` drops tokens less likely than that fraction of the top token's
+            probability: the unlikely tail is what sends a small model's query off course.
         early_stop_newline: also stop at the first newline (the official "early stopping").
         extra_stop: stop strings added to the template's.
         seed: makes system-prompt choices and sampling reproducible.
@@ -55,7 +57,7 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
     Runtime parameters:
         - `num_rows`: rows to produce.
         - `n`: queries per prompt.
-        - `temperature`, `top_p`, `top_k`, `max_new_tokens`: sampling settings for queries.
+        - `temperature`, `top_p`, `top_k`, `min_p`, `max_new_tokens`: sampling settings for queries.
         - `early_stop_newline`: stop at the first newline.
         - `extra_stop`: additional stop strings.
         - `seed`: random seed.
@@ -123,6 +125,9 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
     temperature: RuntimeParameter[float] = Field(default=1.0, description="Query sampling temperature.")
     top_p: RuntimeParameter[float] = Field(default=1.0, description="Query nucleus sampling.")
     top_k: RuntimeParameter[int] = Field(default=0, description="Query top-k sampling (0: off).")
+    min_p: RuntimeParameter[float] = Field(
+        default=0.0, description="Query min-p sampling: drop tokens below this fraction of the top token's "
+        "probability (0: off, the paper; 0.02 stops most runaway queries of small models).")
     max_new_tokens: RuntimeParameter[int] = Field(default=256, description="Token limit of a query.")
     early_stop_newline: RuntimeParameter[bool] = Field(
         default=False, description="Also stop a query at its first newline.")
@@ -177,7 +182,7 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         if self.early_stop_newline:
             stop.append("\n")
         return SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
-                              top_k=self.top_k, stop=tuple(stop), n=self.n, seed=self.seed,
+                              top_k=self.top_k, min_p=self.min_p, stop=tuple(stop), n=self.n, seed=self.seed,
                               repetition_ngram=self.repetition_ngram)
 
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
@@ -238,7 +243,7 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
                 magpie=dict(
                     prompt=prompt, finish_reason=completion.finish_reason, stop_reason=completion.stop_reason,
                     error=completion.error, temperature=params.temperature, top_p=params.top_p,
-                    top_k=params.top_k, max_new_tokens=params.max_new_tokens, seed=params.seed),
+                    top_k=params.top_k, min_p=params.min_p, max_new_tokens=params.max_new_tokens, seed=params.seed),
                 statistics={"input_tokens": completion.prompt_tokens, "output_tokens": completion.completion_tokens},
             ),
         }

@@ -6,14 +6,14 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field
 
 from distilabel_magpie.engines.base import SamplingParams
-from distilabel_magpie.generation.responder import answer_rows
+from distilabel_magpie.generation.responder import AnswerPromptMixin, answer_rows
 from distilabel_magpie.generation.sampler import MagpieSampler
 
 if TYPE_CHECKING:
     from distilabel.typing import GeneratorStepOutput, StepColumns
 
 
-class MagpieSFTGenerator(MagpieSampler):
+class MagpieSFTGenerator(AnswerPromptMixin, MagpieSampler):
     """`MagpieSampler` followed by `MagpieResponder` inside one step, sharing one loaded model.
 
     Two llama.cpp steps in a distilabel pipeline run in two processes that compete for the same
@@ -26,6 +26,7 @@ class MagpieSFTGenerator(MagpieSampler):
             answer sampling
             (paper: greedy).
         use_system_prompt: answer with the row's system prompt (paper: without).
+        response_system_prompt: a system prompt for every answer, not for the queries (paper: none).
 
     Runtime parameters:
         - `num_rows`, `n`, `temperature`, `top_p`, `top_k`, `max_new_tokens`,
@@ -34,6 +35,7 @@ class MagpieSFTGenerator(MagpieSampler):
         - `response_temperature`, `response_top_p`, `response_max_new_tokens`,
           `response_repetition_penalty`: answer sampling.
         - `use_system_prompt`: include the row's system prompt when answering.
+        - `response_system_prompt`: system prompt of every answer prompt.
 
     Output columns:
         - instruction, instruction_status, system_prompt_key, system_prompt, template, model_name:
@@ -80,8 +82,6 @@ class MagpieSFTGenerator(MagpieSampler):
     response_max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
     response_repetition_penalty: RuntimeParameter[float] = Field(
         default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
-    use_system_prompt: RuntimeParameter[bool] = Field(
-        default=False, description="Answer with the row's system prompt (the paper answers without).")
 
     @property
     def outputs(self) -> "StepColumns":
@@ -97,4 +97,4 @@ class MagpieSFTGenerator(MagpieSampler):
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
         params = self.response_params()
         for rows, last in super().process(offset):
-            yield answer_rows(self, rows, params, self.use_system_prompt), last
+            yield answer_rows(self, rows, params), last
