@@ -2,6 +2,7 @@
 single-turn step, and a bare llama.cpp loop, on the same model, threads, token limits and rows.
 
     python benchmarks/throughput.py            # or: make bench
+    python benchmarks/throughput.py --configs anchor,ours,engine,ours_paper   # + our step with the paper's sampling
 
 Each configuration runs in its own process per chunk (so peak RSS is its own), chunks are
 interleaved (a1 b1 c1 a2 b2 c2 ...) so machine noise hits all alike, and medians of the
@@ -29,8 +30,10 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = ("anchor", "ours", "engine")
-LABELS = {"anchor": "distilabel MagpieGenerator", "ours": "distilabel-magpie default", "engine": "bare llama.cpp loop"}
+CONFIGS = ("anchor", "ours", "engine", "ours_paper")
+DEFAULT_CONFIGS = ("anchor", "ours", "engine")
+LABELS = {"anchor": "distilabel MagpieGenerator", "ours": "distilabel-magpie default", "engine": "bare llama.cpp loop",
+          "ours_paper": "distilabel-magpie, paper sampling"}
 
 
 def accepted_pairs(rows: list[dict], max_new_tokens: int) -> int:
@@ -55,12 +58,17 @@ def run_anchor(model_path: str, rows: int, max_new: int, threads: int, seed: int
     """distilabel's MagpieGenerator with LlamaCppLLM, configured as its docs show (a local
     tokenizer directory stands in for the hub id)."""
     from distilabel.models.llms import LlamaCppLLM
-    from distilabel.steps.tasks import MagpieGenerator
 
-    tokenizer_dir = _tokenizer_dir(model_path)
-    llm = LlamaCppLLM(model_path=model_path, tokenizer_id=tokenizer_dir, magpie_pre_query_template="qwen2",
+    llm = LlamaCppLLM(model_path=model_path, tokenizer_id=_tokenizer_dir(model_path), magpie_pre_query_template="qwen2",
                       n_ctx=1024, seed=seed, extra_kwargs={"n_threads": threads},
                       generation_kwargs={"max_new_tokens": max_new, "temperature": 1.0, "top_p": 1.0})
+    return anchor_rows(llm, rows)
+
+
+def anchor_rows(llm, rows: int) -> tuple[list[dict], float]:
+    """`rows` single-turn rows from distilabel's MagpieGenerator on `llm` (any backend)."""
+    from distilabel.steps.tasks import MagpieGenerator
+
     step = MagpieGenerator(llm=llm, num_rows=rows, batch_size=rows, n_turns=1)
     step.load()
     started = time.perf_counter()
@@ -92,22 +100,32 @@ def _tokenizer_dir(model_path: str) -> str:
     return str(target)
 
 
-def run_ours(model_path: str, rows: int, max_new: int, threads: int, seed: int) -> tuple[list[dict], float]:
-    """The default pipeline's step (MagpieSFTGenerator, its sampling settings) with the same
-    token limits and threads as the others."""
+def run_ours(model_path: str, rows: int, max_new: int, threads: int, seed: int,
+             paper_sampling: bool = False) -> tuple[list[dict], float]:
+    from distilabel_magpie.engines.llamacpp import LlamaCppEngine
+
+    return ours_rows(LlamaCppEngine(model_path=model_path, n_threads=threads), rows, max_new, seed, paper_sampling)
+
+
+def ours_rows(llm, rows: int, max_new: int, seed: int, paper_sampling: bool = False) -> tuple[list[dict], float]:
+    """The default pipeline's step (MagpieSFTGenerator with its sampling settings) on `llm`,
+    with the benchmark's token limits. `paper_sampling`: the paper's sampling instead (queries
+    T=1.0, top_p=1.0, no min_p; answers greedy, no penalty, no system prompt), to show what our
+    sampling settings add to the rest (stops, filtering, batching, loop guard)."""
     import logging
 
-    from distilabel_magpie.engines.llamacpp import LlamaCppEngine
     from distilabel_magpie.generation import MagpieSFTGenerator
     from distilabel_magpie.pipelines import build_sft_pipeline
 
     default = build_sft_pipeline().dag.get_step("magpie_sft")["step"]
     settings = {k: getattr(default, k) for k in (
-        "temperature", "top_p", "top_k", "early_stop_newline", "repetition_ngram", "response_temperature",
-        "response_top_p", "response_repetition_penalty")}
-    step = MagpieSFTGenerator(llm=LlamaCppEngine(model_path=model_path, n_threads=threads), num_rows=rows,
-                              batch_size=rows, max_new_tokens=max_new, response_max_new_tokens=max_new,
-                              seed=seed, **settings)
+        "temperature", "top_p", "top_k", "min_p", "early_stop_newline", "repetition_ngram", "response_temperature",
+        "response_top_p", "response_repetition_penalty", "response_system_prompt")}
+    if paper_sampling:
+        settings.update(temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, response_temperature=0.0,
+                        response_top_p=1.0, response_repetition_penalty=1.0, response_system_prompt=None)
+    step = MagpieSFTGenerator(llm=llm, num_rows=rows, batch_size=rows, max_new_tokens=max_new,
+                              response_max_new_tokens=max_new, seed=seed, **settings)
     step.load()
     step._logger.setLevel(logging.WARNING)
     started = time.perf_counter()
@@ -149,7 +167,8 @@ def run_engine(model_path: str, rows: int, max_new: int, threads: int, seed: int
 
 
 def worker(args: argparse.Namespace) -> None:
-    run = {"anchor": run_anchor, "ours": run_ours, "engine": run_engine}[args.worker]
+    run = {"anchor": run_anchor, "ours": run_ours, "engine": run_engine,
+           "ours_paper": lambda *a: run_ours(*a, paper_sampling=True)}[args.worker]
     rows, seconds = run(args.model_path, args.rows, args.max_new_tokens, args.threads, args.seed)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_mb}))
@@ -162,7 +181,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--model-path", default=None, help="a .gguf chat model (default: the embedded SmolLM2)")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
+                        help=f"comma-separated, from {','.join(CONFIGS)}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,7 +196,8 @@ def main() -> None:
     configs = args.configs.split(",")
     print(f"model={Path(args.model_path).name} threads={args.threads} max_new_tokens={args.max_new_tokens} "
           f"rows/chunk={args.rows} chunks={args.chunks} query T=1.0 top_p=1.0; anchor and engine answer at "
-          "T=1.0 (one setting for both), ours as the default pipeline (greedy, repetition penalty 1.1)", flush=True)
+          "T=1.0 (one setting for both); ours as the default pipeline (queries min_p 0.02; answers greedy, "
+          "repetition penalty 1.1, a system prompt asking for a few sentences)", flush=True)
     results: dict[str, list[dict]] = {c: [] for c in configs}
     for chunk in range(args.chunks):
         for config in configs:
@@ -209,6 +230,9 @@ def main() -> None:
     if "ours" in summary and "anchor" in summary:
         ratios["ratio_accepted_pairs_per_min"] = summary["ours"]["acc_min"] / max(summary["anchor"]["acc_min"], 1e-9)
         ratios["ratio_tokens_per_s_vs_anchor"] = summary["ours"]["tok_s"] / summary["anchor"]["tok_s"]
+    if "ours_paper" in summary and "anchor" in summary:
+        ratios["ratio_accepted_pairs_per_min_paper_sampling"] = (
+            summary["ours_paper"]["acc_min"] / max(summary["anchor"]["acc_min"], 1e-9))
     if "ours" in summary and "engine" in summary:
         ratios["ratio_tokens_per_s_vs_engine"] = summary["ours"]["tok_s"] / summary["engine"]["tok_s"]
         ratios["ratio_accepted_pairs_per_min_vs_engine"] = summary["ours"]["acc_min"] / max(summary["engine"]["acc_min"], 1e-9)
