@@ -32,10 +32,10 @@ def build_sft_pipeline(
     within 256 tokens from 12 to 17 (1.2: 18). Answers are written under the system prompt
     `BRIEF_ANSWERS` (queries are sampled without it): on 40 queries, answers that end within
     256 tokens went from 23 to 34, in 4704 instead of 6435 generated tokens, while the answers
-    that ended anyway kept their length (95 against 92 tokens on average). Stopping queries at the first newline (the
-    official early stopping, `early_stop_newline`) makes every query usable on SmolLM2-135M but
-    cuts many mid-thought; measured over 48 rows it gave fewer accepted pairs per minute (6.9
-    against 8.0 without), so it is off.
+    that ended anyway kept their length (95 against 92 tokens on average). Stopping queries at
+    the first newline (the official early stopping, `early_stop_newline`) makes every query
+    usable on SmolLM2-135M but cuts many mid-thought; measured over 48 rows it gave fewer
+    accepted pairs per minute (6.9 against 8.0 without), so it is off.
     """
     with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
         generate = MagpieSFTGenerator(
