@@ -141,8 +141,15 @@ def test_chat_only_llm_is_refused_at_construction():
 
 @pytest.mark.parametrize("num_rows", [0, -3])
 def test_num_rows_must_be_positive(num_rows):
-    step = MagpieSampler(llm=LlamaCppEngine(), num_rows=num_rows)
-    with pytest.raises(MagpieError, match="num_rows must be a positive integer"):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="num_rows"):
+        MagpieSampler(llm=LlamaCppEngine(), num_rows=num_rows)
+
+
+def test_num_rows_must_be_set():
+    step = MagpieSampler(llm=LlamaCppEngine())
+    with pytest.raises(MagpieError, match="num_rows is not set"):
         step.load()
 
 

@@ -79,8 +79,10 @@ def test_missing_ratings_name_the_step_that_produces_them():
 
 
 def test_k_below_two_is_refused():
-    with pytest.raises(MagpieError, match="k must be at least 2"):
-        SampleCandidates(llm=LlamaCppEngine(model_path=embedded_model_path()), num_candidates=1).load()
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="num_candidates"):
+        SampleCandidates(llm=LlamaCppEngine(model_path=embedded_model_path()), num_candidates=1)
 
 
 def test_candidates_come_from_one_engine_call_with_n_samples(monkeypatch):

@@ -282,10 +282,10 @@ class NearDuplicates(DropCounter, GlobalStep):
     embedding_model: RuntimeParameter[str] = Field(
         default="embedded", description="Directory of a sentence-transformers model, or 'embedded' (all-MiniLM-L6-v2).")
     threshold: RuntimeParameter[float] = Field(
-        default=0.05, description="L2 distance of normalised embeddings below which queries are near-duplicates.")
+        ge=0, default=0.05, description="L2 distance of normalised embeddings below which queries are near-duplicates.")
     rank_by: Optional[str] = "reward"
     device: RuntimeParameter[str] = Field(default="cpu", description="Device of the embedding model.")
-    batch_size: RuntimeParameter[int] = Field(default=128, description="Texts per embedding batch.")
+    batch_size: RuntimeParameter[int] = Field(ge=1, default=128, description="Texts per embedding batch.")
     backend: RuntimeParameter[Literal["auto", "exact", "faiss"]] = Field(
         default="auto", description="'exact' kNN, 'faiss' (IVF) or 'auto' (exact up to 20,000 unique texts).")
     drop_duplicates: RuntimeParameter[bool] = Field(

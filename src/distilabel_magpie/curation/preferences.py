@@ -85,10 +85,10 @@ class SampleCandidates(Task):
 
     # Not `k`: distilabel 1.5.3 dumps steps with `model_dump(exclude="api_key")`, which drops
     # every one-letter field named by a letter of "api_key".
-    num_candidates: RuntimeParameter[int] = Field(default=5, description="Responses sampled per query (k, at least 2).")
-    temperature: RuntimeParameter[float] = Field(default=0.8, description="Sampling temperature (paper: 0.8).")
-    top_p: RuntimeParameter[float] = Field(default=1.0, description="Nucleus sampling.")
-    max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of one response.")
+    num_candidates: RuntimeParameter[int] = Field(ge=2, default=5, description="Responses sampled per query (k, at least 2).")
+    temperature: RuntimeParameter[float] = Field(ge=0, default=0.8, description="Sampling temperature (paper: 0.8).")
+    top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Nucleus sampling.")
+    max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=512, description="Token limit of one response.")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Sampling seed (None: random).")
     template: str = "auto"
 
@@ -96,8 +96,6 @@ class SampleCandidates(Task):
     _chat_template: Optional[MagpieTemplate] = PrivateAttr(default=None)
 
     def load(self) -> None:
-        if self.num_candidates < 2:
-            raise MagpieError(f"k must be at least 2 to build a preference pair, got {self.num_candidates}")
         super().load()
         self._engine, self._chat_template = raw_engine(self.llm, self.template)
 
@@ -213,11 +211,11 @@ class PreferencePairs(DropCounter, Step):
     """
 
     min_margin: RuntimeParameter[float] = Field(
-        default=0.0, description="Smallest accepted score difference between chosen and rejected.")
+        ge=0, default=0.0, description="Smallest accepted score difference between chosen and rejected.")
     tie_policy: RuntimeParameter[Literal["length", "first", "drop"]] = Field(
         default="length", description="Ties for best/worst: 'length' (shortest chosen, longest rejected), "
         "'first' (earliest sampled) or 'drop' (no pair).")
-    tie_tolerance: RuntimeParameter[float] = Field(default=0.0, description="Scores this close count as tied.")
+    tie_tolerance: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Scores this close count as tied.")
     allow_truncated: RuntimeParameter[bool] = Field(
         default=False, description="Keep candidates that hit the token limit.")
 

@@ -217,7 +217,7 @@ class FilterRecipe(DropCounter, GlobalStep):
     recipe: Optional[str] = None
     rules: List[Dict[str, Any]] = Field(default_factory=list)
     top_k: Optional[RuntimeParameter[int]] = Field(
-        default=None, description="Replaces k in every top-k rule of the recipe.")
+        ge=1, default=None, description="Replaces k in every top-k rule of the recipe.")
 
     _rules: list[Rule] = PrivateAttr(default_factory=list)
     _rule_counts: list = PrivateAttr(default_factory=list)

@@ -149,6 +149,10 @@ class CompletionEngine(ABC):
         """Token ids of `text` exactly as sent (special tokens parsed, none added)."""
         return self.runner.tokenize(text)
 
+    def context_length(self) -> Optional[int]:
+        """Tokens one sequence holds (prompt + new tokens) where the backend fixes it, else None."""
+        return getattr(self.runner, "context_length", None)
+
     @abstractmethod
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         """The model's own chat template (from its tokenizer or GGUF metadata)."""

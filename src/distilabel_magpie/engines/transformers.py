@@ -156,7 +156,7 @@ class TransformersEngine(CompletionLLM):
     gguf_file: Optional[str] = None
     torch_dtype: str = "float32"
     device: Optional[RuntimeParameter[str]] = Field(default=None, description="cpu, cuda, cuda:N; None: auto.")
-    batch_size: RuntimeParameter[int] = Field(default=8, description="Sequences per generate call.")
+    batch_size: RuntimeParameter[int] = Field(ge=1, default=8, description="Sequences per generate call.")
     trust_remote_code: bool = False
 
     def load(self) -> None:

@@ -84,9 +84,9 @@ class VLLMEngine(CompletionLLM):
     tokenizer: Optional[str] = None
     dtype: str = "auto"
     enable_prefix_caching: bool = True
-    gpu_memory_utilization: RuntimeParameter[float] = Field(default=0.9, description="GPU memory share for vLLM.")
-    max_model_len: Optional[RuntimeParameter[int]] = Field(default=None, description="Context length.")
-    tensor_parallel_size: RuntimeParameter[int] = Field(default=1, description="GPUs per model.")
+    gpu_memory_utilization: RuntimeParameter[float] = Field(gt=0, le=1, default=0.9, description="GPU memory share for vLLM.")
+    max_model_len: Optional[RuntimeParameter[int]] = Field(ge=1, default=None, description="Context length.")
+    tensor_parallel_size: RuntimeParameter[int] = Field(ge=1, default=1, description="GPUs per model.")
     trust_remote_code: bool = False
     seed: int = 0
 

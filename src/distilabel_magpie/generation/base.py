@@ -8,6 +8,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import BaseModel, Field, PrivateAttr
 
 from distilabel_magpie.engines import CompletionEngine, check_supported, engine_for
+from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, resolve
 
 
@@ -25,7 +26,7 @@ class MagpieLLMMixin(BaseModel):
         "None: the preset's choice (official Magpie configs), or the template as is.",
     )
     repetition_ngram: RuntimeParameter[int] = Field(
-        default=16,
+        ge=0, default=16,
         description="End a query or answer once the same run of this many tokens comes a third time (the "
         "model is looping) and flag it `repetitive`; saves the rest of its token budget. 0: off.",
     )
@@ -46,6 +47,19 @@ class MagpieLLMMixin(BaseModel):
             self._template = self._engine.own_template(self.default_system)
         else:
             self._template = resolve(self.template, self.default_system)
+
+    def check_context(self, prompt: str, max_new_tokens: int, setting: str, extra_tokens: int = 0) -> None:
+        """Refuse, at load, a context that cannot hold `prompt` (+ `extra_tokens`) and its token
+        budget: otherwise every sample would be cut short and flagged truncated."""
+        limit = self.engine.context_length()
+        if limit is None:
+            return
+        used = len(self.engine.tokenize(prompt)) + extra_tokens
+        if used + max_new_tokens > limit:
+            raise MagpieError(
+                f"{getattr(self, 'name', type(self).__name__)}: the model's context holds {limit} tokens per sequence "
+                f"(llm.n_ctx), but a prompt takes {used} and {setting}={max_new_tokens} more; raise llm.n_ctx to at "
+                f"least {used + max_new_tokens} or lower {setting}")
 
     @property
     def engine(self) -> CompletionEngine:

@@ -116,27 +116,22 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         ```
     """
 
-    n_turns: RuntimeParameter[int] = Field(default=1, description="User + assistant turns to add.")
+    n_turns: RuntimeParameter[int] = Field(ge=1, default=1, description="User + assistant turns to add.")
     end_with_user: RuntimeParameter[bool] = Field(default=False, description="Stop after the last user message.")
     followup_system_prompt: Optional[RuntimeParameter[str]] = Field(
         default=PAPER_FOLLOWUP_SYSTEM_PROMPT,
         description="System prompt used only while sampling follow-up queries ('' or null: none).")
-    temperature: RuntimeParameter[float] = Field(default=1.0, description="Follow-up query temperature.")
-    top_p: RuntimeParameter[float] = Field(default=1.0, description="Follow-up query nucleus sampling.")
-    min_p: RuntimeParameter[float] = Field(default=0.0, description="Follow-up query min-p sampling (0: off).")
-    max_new_tokens: RuntimeParameter[int] = Field(default=256, description="Token limit of a follow-up query.")
+    temperature: RuntimeParameter[float] = Field(ge=0, default=1.0, description="Follow-up query temperature.")
+    top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Follow-up query nucleus sampling.")
+    min_p: RuntimeParameter[float] = Field(ge=0, lt=1, default=0.0, description="Follow-up query min-p sampling (0: off).")
+    max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=256, description="Token limit of a follow-up query.")
     early_stop_newline: RuntimeParameter[bool] = Field(default=False, description="Stop queries at a newline.")
-    response_temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
-    response_top_p: RuntimeParameter[float] = Field(default=1.0, description="Answer nucleus sampling.")
-    response_max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
+    response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
+    response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
+    response_max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=512, description="Token limit of an answer.")
     response_repetition_penalty: RuntimeParameter[float] = Field(
-        default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
+        gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
-
-    def model_post_init(self, __context: Any) -> None:
-        super().model_post_init(__context)
-        if self.n_turns < 1:
-            raise MagpieError(f"n_turns must be >= 1, got {self.n_turns}")
 
     def load(self) -> None:
         super().load()

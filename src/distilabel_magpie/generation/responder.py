@@ -32,6 +32,11 @@ class AnswerPromptMixin(BaseModel):
         if self.use_system_prompt and self.response_system_prompt:
             raise MagpieError("give either use_system_prompt=True or response_system_prompt, not both")
 
+    def check_answer_context(self, max_new_tokens: int, setting: str, query_tokens: int = 0) -> None:
+        """An answer prompt around a query of `query_tokens` tokens, plus its budget, must fit."""
+        prompt = self.magpie_template.response_prompt(self.answer_messages({"instruction": ""}))
+        self.check_context(prompt, max_new_tokens, setting, extra_tokens=query_tokens)
+
     def answer_messages(self, row: Dict[str, Any]) -> List[Dict[str, str]]:
         system = row.get("system_prompt") if self.use_system_prompt else self.response_system_prompt
         return ([{"role": "system", "content": system}] if system else []) + [
@@ -106,11 +111,11 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
         ```
     """
 
-    temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
-    top_p: RuntimeParameter[float] = Field(default=1.0, description="Answer nucleus sampling.")
-    max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
+    temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
+    top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
+    max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=512, description="Token limit of an answer.")
     repetition_penalty: RuntimeParameter[float] = Field(
-        default=1.0, description="Repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
+        gt=0, default=1.0, description="Repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
     # None rather than []: distilabel 1.5.3's runtime-parameter dump indexes list values ([0]).
     extra_stop: Optional[RuntimeParameter[List[str]]] = Field(
@@ -119,6 +124,7 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
     def load(self) -> None:
         super().load()
         self._load_engine()
+        self.check_answer_context(self.max_new_tokens, "max_new_tokens")
 
     @property
     def inputs(self) -> "StepColumns":

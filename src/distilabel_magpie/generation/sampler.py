@@ -120,15 +120,15 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
     language: Optional[RuntimeParameter[str]] = Field(
         default=None, description="Target language of the queries (name or ISO 639-1 code): steered by the "
         "system prompt and checked on each query (status 'wrong_language' when it differs).")
-    num_rows: RuntimeParameter[int] = Field(default=None, description="Rows to produce (all statuses).")
-    n: RuntimeParameter[int] = Field(default=1, description="Queries sampled per prompt (one shared prefill).")
-    temperature: RuntimeParameter[float] = Field(default=1.0, description="Query sampling temperature.")
-    top_p: RuntimeParameter[float] = Field(default=1.0, description="Query nucleus sampling.")
-    top_k: RuntimeParameter[int] = Field(default=0, description="Query top-k sampling (0: off).")
+    num_rows: RuntimeParameter[int] = Field(ge=1, default=None, description="Rows to produce (all statuses).")
+    n: RuntimeParameter[int] = Field(ge=1, default=1, description="Queries sampled per prompt (one shared prefill).")
+    temperature: RuntimeParameter[float] = Field(ge=0, default=1.0, description="Query sampling temperature.")
+    top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Query nucleus sampling.")
+    top_k: RuntimeParameter[int] = Field(ge=0, default=0, description="Query top-k sampling (0: off).")
     min_p: RuntimeParameter[float] = Field(
-        default=0.0, description="Query min-p sampling: drop tokens below this fraction of the top token's "
+        ge=0, lt=1, default=0.0, description="Query min-p sampling: drop tokens below this fraction of the top token's "
         "probability (0: off, the paper; 0.02 stops most runaway queries of small models).")
-    max_new_tokens: RuntimeParameter[int] = Field(default=256, description="Token limit of a query.")
+    max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=256, description="Token limit of a query.")
     early_stop_newline: RuntimeParameter[bool] = Field(
         default=False, description="Also stop a query at its first newline.")
     # None rather than []: distilabel 1.5.3's runtime-parameter dump indexes list values ([0]).
@@ -164,10 +164,10 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
     def load(self) -> None:
         super().load()
         self._load_engine()
-        if self.num_rows is None or self.num_rows <= 0:
-            raise MagpieError(f"num_rows must be a positive integer, got {self.num_rows}")
-        if self.n < 1:
-            raise MagpieError(f"n must be >= 1, got {self.n}")
+        if self.num_rows is None:
+            raise MagpieError("num_rows is not set; give the number of rows to produce (--param STEP.num_rows=N)")
+        for _, text, _ in SystemPromptSampler(self.system_prompt_spec()).entries:
+            self.check_context(self.magpie_template.pre_query(text), self.max_new_tokens, "max_new_tokens")
 
     @property
     def outputs(self) -> "StepColumns":

@@ -77,11 +77,16 @@ class MagpieSFTGenerator(AnswerPromptMixin, MagpieSampler):
         ```
     """
 
-    response_temperature: RuntimeParameter[float] = Field(default=0.0, description="Answer temperature (0: greedy).")
-    response_top_p: RuntimeParameter[float] = Field(default=1.0, description="Answer nucleus sampling.")
-    response_max_new_tokens: RuntimeParameter[int] = Field(default=512, description="Token limit of an answer.")
+    response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
+    response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
+    response_max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=512, description="Token limit of an answer.")
     response_repetition_penalty: RuntimeParameter[float] = Field(
-        default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
+        gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
+
+    def load(self) -> None:
+        super().load()
+        # The longest answer prompt holds a query of max_new_tokens tokens.
+        self.check_answer_context(self.response_max_new_tokens, "response_max_new_tokens", self.max_new_tokens)
 
     @property
     def outputs(self) -> "StepColumns":

@@ -54,11 +54,11 @@ class ArgillaReviewStep(Step):
     run_id: Optional[RuntimeParameter[str]] = Field(
         default=None, description="Run id stored in each record's metadata (default: the pipeline's name).")
     max_retries: RuntimeParameter[int] = Field(
-        default=5, description="Retries of a batch on connection errors, 429 and 5xx answers.")
+        ge=0, default=5, description="Retries of a batch on connection errors, 429 and 5xx answers.")
     retry_backoff: RuntimeParameter[float] = Field(
-        default=1.0, description="First retry delay in seconds; doubles each retry (at most 30 s).")
+        ge=0, default=1.0, description="First retry delay in seconds; doubles each retry (at most 30 s).")
     max_text_chars: RuntimeParameter[int] = Field(
-        default=100_000, description="Rows with a longer text are skipped (counted, with the reason).")
+        ge=1, default=100_000, description="Rows with a longer text are skipped (counted, with the reason).")
 
     _client: Any = PrivateAttr(None)
     _dataset: Any = PrivateAttr(None)

@@ -174,8 +174,8 @@ class MagpieJudge(Task):
     use_grammar: RuntimeParameter[bool] = Field(
         default=True, description="Constrain outputs to each tag's JSON schema where the backend supports it.")
     template: str = "auto"
-    max_new_tokens: RuntimeParameter[int] = Field(default=128, description="Token limit of one judgement.")
-    temperature: RuntimeParameter[float] = Field(default=0.0, description="Sampling temperature (0 = greedy).")
+    max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=128, description="Token limit of one judgement.")
+    temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Sampling temperature (0 = greedy).")
     seed: Optional[RuntimeParameter[int]] = Field(default=0, description="Sampling seed.")
 
     _engine: Optional[CompletionEngine] = PrivateAttr(default=None)

@@ -271,8 +271,8 @@ class RewardModelLabeler(Step):
     trust_remote_code: RuntimeParameter[bool] = Field(
         default=False, description="Run the checkpoint's own code (needed by e.g. ArmoRM); off unless asked.")
     max_length: Optional[RuntimeParameter[int]] = Field(
-        default=None, description="Longest input in tokens; longer inputs are truncated and flagged.")
-    batch_size: RuntimeParameter[int] = Field(default=8, description="Sequences per forward pass.")
+        ge=1, default=None, description="Longest input in tokens; longer inputs are truncated and flagged.")
+    batch_size: RuntimeParameter[int] = Field(ge=1, default=8, description="Sequences per forward pass.")
     input_format: RuntimeParameter[Literal["auto", "chat_template", "pair"]] = Field(
         default="auto", description="How (instruction, response) is shown to the model.")
     padding_side: Optional[Literal["left", "right"]] = None

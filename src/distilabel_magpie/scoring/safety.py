@@ -77,7 +77,7 @@ class SafetyTagger(Task):
     target: RuntimeParameter[Literal["query", "response"]] = Field(
         default="query", description="Classify the user query or the assistant response.")
     template: str = "auto"
-    max_new_tokens: RuntimeParameter[int] = Field(default=16, description="Token limit of the guard's answer.")
+    max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=16, description="Token limit of the guard's answer.")
 
     _engine: Optional[CompletionEngine] = PrivateAttr(default=None)
     _chat_template: Optional[MagpieTemplate] = PrivateAttr(default=None)
