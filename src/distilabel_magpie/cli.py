@@ -48,10 +48,19 @@ def _token_ids(source: str, text: str) -> list[int]:
             return model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         finally:
             model.close()
+    from pathlib import Path
+
+    folder = Path(source).parent if Path(source).is_file() else Path(source)
+    if not folder.is_dir():
+        raise MagpieError(f"--tokens needs a .gguf file or a tokenizer directory; {source} is neither")
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    except Exception as e:  # noqa: BLE001 - transformers raises many kinds for a folder without a tokenizer
+        raise MagpieError(f"--tokens: no tokenizer could be loaded from {folder} ({type(e).__name__}); it needs the "
+                          "tokenizer files (tokenizer.json or tokenizer.model), not only tokenizer_config.json") from None
 
 
 def _report(args: argparse.Namespace) -> int:

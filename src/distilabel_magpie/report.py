@@ -14,7 +14,20 @@ def load_rows(dataset_dir: str | Path) -> list[dict]:
     path = Path(dataset_dir) / "data.jsonl"
     if not path.is_file():
         raise MagpieError(f"{path} not found; point at a folder written by SaveDataset (e.g. data/magpie-sft)")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise MagpieError(f"{path}, line {number}: not valid JSON ({e.msg}); the file is damaged or was not "
+                              "written by SaveDataset") from None
+        if not isinstance(row, dict):
+            raise MagpieError(f"{path}, line {number}: a JSON {type(row).__name__}, not a row object; the file "
+                              "was not written by SaveDataset")
+        rows.append(row)
+    return rows
 
 
 def _tokens(rows: list[dict], suffix: str) -> list[int]:
@@ -69,7 +82,7 @@ def write_report(dataset_dir: str | Path) -> Path:
     fig.savefig(out / "report.png", dpi=90)
     plt.close(fig)
 
-    lines = [f"# Run report: {out}", "", f"![statistics](report.png)", "", "```json",
+    lines = [f"# Run report: {out}", "", "![statistics](report.png)", "", "```json",
              json.dumps(summary, indent=2, ensure_ascii=False), "```", ""]
     usable = [r for r in rows if r.get("instruction_status") == "ok" and r.get("response_status") == "ok"]
     if usable:

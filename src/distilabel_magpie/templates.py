@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import struct
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -48,7 +47,8 @@ def _cut(rendered: str, sentinel: str, what: str) -> str:
     if count != 1:
         raise MagpieError(
             f"cannot find the {what} slot in the chat template (the message text appears {count} times "
-            "in its rendering); this template cannot be used for Magpie, pick a preset with --template"
+            "in its rendering); this template cannot be used for Magpie: set the step's `template` to a preset "
+            "(see `distilabel-magpie template --list`)"
         )
     return rendered[: rendered.index(sentinel)]
 
@@ -161,7 +161,8 @@ class MagpieTemplate:
         if any(conversation.count(s) != 1 for s in (_S1, _S2, _S3)):
             raise MagpieError(
                 f"template {self.name!r}: a message does not appear exactly once in the rendered "
-                "conversation, so its user slot cannot be found; pick a preset with --template"
+                "conversation, so its user slot cannot be found; set the step's `template` to a preset "
+                "(see `distilabel-magpie template --list`)"
             )
         between_turns = _after(conversation, _S2, _S3)  # assistant end + user prefix
         assistant_end = _common_prefix(between_turns, _after(raw([u1, a2]), _S2))
@@ -387,6 +388,8 @@ def from_hf_tokenizer(tokenizer, default_system: Optional[bool] = None) -> Magpi
 
 def from_gguf(path: str | Path, default_system: Optional[bool] = None) -> MagpieTemplate:
     """From the metadata of a GGUF file (`tokenizer.chat_template` and the BOS/EOS tokens)."""
+    from distilabel_magpie.gguf import read_gguf_metadata
+
     meta = read_gguf_metadata(path, keys={"tokenizer.chat_template", "tokenizer.ggml.bos_token_id",
                                           "tokenizer.ggml.eos_token_id", "tokenizer.ggml.tokens"})
     tokens = meta.get("tokenizer.ggml.tokens") or []
@@ -427,48 +430,3 @@ def resolve(spec: str, default_system: Optional[bool] = None) -> MagpieTemplate:
     if "/" in spec or "\\" in spec or Path(spec).suffix in (".gguf", ".json", ".jinja") or Path(spec).exists():
         return from_path(spec, default_system)
     return get_preset(spec, default_system)  # raises with a suggestion
-
-
-# -- GGUF metadata --------------------------------------------------------------------------
-_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-
-
-def read_gguf_metadata(path: str | Path, keys: Optional[set[str]] = None) -> dict:
-    """Key/value metadata of a GGUF file (header only; no tensors are read). With `keys`,
-    values of other keys are skipped rather than decoded."""
-    path = Path(path)
-    with path.open("rb") as f:
-        if f.read(4) != b"GGUF":
-            raise MagpieError(f"{path} is not a GGUF file (bad magic number)")
-        version = struct.unpack("<I", f.read(4))[0]
-        if version < 2:
-            raise MagpieError(f"{path}: GGUF version {version} is too old; convert the model again")
-        _, kv_count = struct.unpack("<QQ", f.read(16))
-
-        def read(fmt: str):
-            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
-
-        def read_str() -> str:
-            return f.read(read("<Q")).decode("utf-8", errors="replace")
-
-        def read_value(vtype: int, keep: bool):
-            if vtype in _GGUF_SCALARS:
-                return read(_GGUF_SCALARS[vtype])
-            if vtype == 8:
-                return read_str() if keep else f.seek(read("<Q"), 1)
-            if vtype == 9:
-                item_type, n = read("<I"), read("<Q")
-                if not keep and item_type in _GGUF_SCALARS:
-                    f.seek(n * struct.calcsize(_GGUF_SCALARS[item_type]), 1)
-                    return None
-                return [read_value(item_type, keep) for _ in range(n)]
-            raise MagpieError(f"{path}: unknown GGUF value type {vtype}; the file may be corrupt")
-
-        meta = {}
-        for _ in range(kv_count):
-            key = read_str()
-            keep = keys is None or key in keys
-            value = read_value(read("<I"), keep)
-            if keep:
-                meta[key] = value
-        return meta
