@@ -58,28 +58,54 @@ def test_seeds_are_fixed_per_prompt_position_and_sample():
     assert p.sample_seed(0, 0) != SamplingParams(seed=6).sample_seed(0, 0)
 
 
-@pytest.mark.parametrize("n_parallel", [1, 3, 6])
-def test_greedy_equals_a_one_sequence_llama_cpp_loop(llamacpp_engine, embedded_model_path, n_parallel):
-    """Batched decoding with shared prefixes and the prompt cache gives exactly the text of
-    llama-cpp-python's own greedy completion, prompt by prompt (split KV buffers, no flash
-    attention: no numerical drift that would flip near-ties)."""
+# Kernels for different batch shapes move this model's logits by up to ~0.25 here (batched
+# prefill against token-by-token decoding), and differ between CPUs: tests compare a decoded
+# token with the best one of a one-sequence reference within this margin, never bit for bit.
+LOGIT_MARGIN = 1.0
+DISTINCT_QUESTIONS = ["Name a fruit.", "Write a haiku about the sea.", "What is 2+2?",
+                      "Translate 'hello' into French.", "List three colours.", "Explain gravity in one sentence."]
+
+
+@pytest.fixture(scope="module")
+def reference(embedded_model_path):
+    """llama-cpp-python's own one-sequence evaluation (token by token, no flash attention)."""
     from llama_cpp import Llama
 
+    return Llama(model_path=embedded_model_path, n_ctx=1024, n_batch=1, logits_all=True, flash_attn=False,
+                 verbose=False)
+
+
+def greedy_gaps(reference, prompt_tokens: list[int], generated: list[int]) -> list[float]:
+    """For each generated token: how far its logit is below the reference's best token, with the
+    same tokens before it (teacher forcing). 0 everywhere for an exact greedy decoder."""
+    import numpy as np
+
+    reference.reset()
+    reference.eval(prompt_tokens + generated[:-1])
+    scores = np.asarray(reference.scores[: len(prompt_tokens) + len(generated) - 1])
+    rows = scores[len(prompt_tokens) - 1:]
+    return [float(row.max() - row[token]) for row, token in zip(rows, generated)]
+
+
+@pytest.mark.parametrize("n_parallel", [1, 3, 6])
+def test_batched_greedy_decoding_follows_each_prompts_own_context(llamacpp_engine, reference, n_parallel):
+    """Sequences decoded together (shared prefixes, the prompt cache, split KV buffers) each get
+    the greedy continuation of their own prompt: every token is the reference's best one, within
+    the kernel margin. The same check on another prompt's context fails, so it can catch
+    sequences that read each other's cells."""
     from distilabel_magpie.engines.llamacpp import LlamaCppRunner
 
     t = llamacpp_engine.own_template()
-    prompts = [t.response_prompt([{"role": "user", "content": f"Give me tips about topic number {i}."}])
-               for i in range(6)]
-    ref = Llama(model_path=embedded_model_path, n_ctx=512, verbose=False)
-    expected = []
-    for p in prompts:
-        tokens = ref.tokenize(p.encode(), add_bos=False, special=True)
-        expected.append(ref.create_completion(tokens, max_tokens=12, temperature=0.0)["choices"][0]["text"])
-        ref.reset()
+    prompts = [t.response_prompt([{"role": "user", "content": q}]) for q in DISTINCT_QUESTIONS]
     runner = LlamaCppRunner(llamacpp_engine.runner.model, n_parallel=n_parallel, n_ctx=512)
-    ours = runner.complete(prompts, SamplingParams(max_new_tokens=12, temperature=0.0))
+    ours = runner.complete(prompts, SamplingParams(max_new_tokens=16, temperature=0.0))
     runner.close()
-    assert [c[0].text for c in ours] == expected
+    tokens = [llamacpp_engine.tokenize(p) for p in prompts]
+    for i, samples in enumerate(ours):
+        generated = samples[0].token_ids
+        assert generated and max(greedy_gaps(reference, tokens[i], generated)) <= LOGIT_MARGIN
+    wrong = [max(greedy_gaps(reference, tokens[(i + 1) % len(prompts)], s[0].token_ids)) for i, s in enumerate(ours)]
+    assert max(wrong) > LOGIT_MARGIN
 
 
 def test_stop_string_cuts_text(llamacpp_engine):
@@ -121,15 +147,20 @@ def test_a_looping_sample_ends_at_its_third_repeat(llamacpp_engine):
     assert c.finish_reason == "repetition" and c.token_ids == free.token_ids[:end] and c.completion_tokens == end
 
 
-def test_repetition_penalty_steers_greedy_decoding_away_from_a_loop(llamacpp_engine):
+def test_repetition_penalty_applies_to_generated_tokens(llamacpp_engine):
+    """A penalty so strong that any token generated before scores about 0 (positive logits are
+    divided by it, negative ones multiplied): greedy decoding then never repeats a token inside
+    the 64-token window, on any CPU. Without the penalty the same prompt repeats itself."""
     t = llamacpp_engine.own_template()
     prompt = t.response_prompt([{"role": "user", "content": "Repeat after me forever: red green blue"}])
     prompt += "red green blue red green blue red green blue"
     plain = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=32, temperature=0.0))[0][0]
-    penalised = [llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=32, temperature=0.0,
-                                                                   repetition_penalty=1.5))[0][0] for _ in range(2)]
-    assert penalised[0].token_ids == penalised[1].token_ids  # still deterministic
-    assert len(set(penalised[0].token_ids)) > len(set(plain.token_ids))
+    strong = [llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=32, temperature=0.0,
+                                                                repetition_penalty=1e4))[0][0] for _ in range(2)]
+    ids = strong[0].token_ids
+    assert strong[1].token_ids == ids  # still deterministic
+    assert len(ids) == len(set(ids))
+    assert ids != plain.token_ids
     with pytest.raises(ValueError, match="repetition_penalty"):
         SamplingParams(repetition_penalty=0.0)
 
@@ -170,18 +201,17 @@ def test_missing_model_file():
         LlamaCppEngine(model_path="/nonexistent/model.gguf").load()
 
 
-def test_min_p_cuts_the_tail(llamacpp_engine):
-    """min_p 0.999 keeps only the most likely token: sampling at T=1 then decodes greedily.
-    (Both runs decode the same batches from the same cached prefix: a prefill split another
-    way may flip a near-tie.)"""
+def test_min_p_near_one_samples_the_best_token(llamacpp_engine, reference):
+    """min_p 0.999 keeps only tokens within 0.1 % of the top probability: sampling at T=1 then
+    picks the best token at every step (within the kernel margin); without min_p samples differ."""
     t = llamacpp_engine.own_template()
     prompt = t.response_prompt([{"role": "user", "content": "Name three colours."}])
-    llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=1, temperature=0.0))  # caches the prompt
-    greedy = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=24, temperature=0.0, n=3))[0]
-    sampled = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=24, temperature=1.0, min_p=0.999,
+    tokens = llamacpp_engine.tokenize(prompt)
+    sampled = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=16, temperature=1.0, min_p=0.999,
                                                                 n=3, seed=3))[0]
+    for c in sampled:
+        assert max(greedy_gaps(reference, tokens, c.token_ids)) <= LOGIT_MARGIN
     free = llamacpp_engine.complete([prompt], SamplingParams(max_new_tokens=24, temperature=1.0, n=3, seed=3))[0]
-    assert [c.text for c in sampled] == [c.text for c in greedy]
-    assert [c.text for c in free] != [c.text for c in greedy]  # without min_p the samples differ
+    assert len({c.text for c in free}) > 1
     with pytest.raises(ValueError, match="min_p must be in"):
         SamplingParams(min_p=1.0)

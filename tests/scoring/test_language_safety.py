@@ -69,10 +69,20 @@ def test_safety_tagger_with_mock_guard_engine():
     assert len(engine.prompts) == 3  # the row without a response is not sent
 
 
-@pytest.mark.skip(reason="needs a Llama-Guard model (e.g. Llama-Guard-3-1B GGUF), which cannot be downloaded here; "
-                         "see docs/curation.md for how to run SafetyTagger with one")
-def test_safety_tagger_with_a_real_llama_guard():
-    pass
+def test_safety_tagger_on_a_tiny_random_model_flags_what_it_cannot_parse(tiny_model_dir):
+    """No guard model can be had here, so this is not a test of safety judgements: it runs the
+    real engine path (TransformersEngine, the model's own chat template, greedy decoding) on a
+    tiny randomly initialised model, whose answers are never 'safe'/'unsafe': every row must come
+    back flagged with its raw answer, none silently tagged."""
+    from distilabel_magpie.engines.transformers import TransformersEngine
+
+    step = SafetyTagger(llm=TransformersEngine(model=tiny_model_dir, device="cpu"), target="response",
+                        max_new_tokens=4)
+    step.load()
+    rows = next(step.process([{"instruction": "How to cook?", "response": "Boil water."},
+                              {"instruction": "Hi", "response": "Hello."}]))
+    assert [r["safety"] for r in rows] == [None, None]
+    assert all("not 'safe' or 'unsafe'" in r["safety_error"] for r in rows)
 
 
 class MockChatJudge(LLM):
