@@ -45,6 +45,9 @@ PRESET_OF = {
     "gemma-2-2b-it": "gemma2", "phi-3-mini-4k-instruct": "phi3", "phi-3.5-mini-instruct": "phi3.5",
     "mistral-7b-instruct-v0.3": "mistral", "yi-1.5-34b-chat": "yi", "deepseek-v2-lite-chat": "deepseek-v2",
     "tinyllama-1.1b-chat-v1.0": "zephyr", "granite-3.1-3b-a800m-instruct": "granite3.1",
+    # reasoning and hybrid-thinking families (tests/test_reasoning_templates.py)
+    "qwq-32b": "qwq", "qwen3-4b-thinking-2507": "qwen3-thinking", "smollm3-3b": "smollm3", "gpt-oss-20b": "gpt-oss",
+    "phi-4-mini-reasoning": "phi4-mini-reasoning", "exaone-deep-2.4b": "exaone-deep",
 }
 
 
@@ -54,8 +57,8 @@ def fixture_template(name: str, **kw) -> T.MagpieTemplate:
                             eos_token=f["eos_token"], today=FIXTURE_DATE, **kw)
 
 
-def hf_render(f: dict, messages, add_generation_prompt=False) -> str:
-    """transformers' own renderer, the reference we must match."""
+def hf_render(f: dict, messages, add_generation_prompt=False, **kwargs) -> str:
+    """transformers' own renderer, the reference we must match (`kwargs`: template keyword arguments)."""
     from transformers.utils import chat_template_utils as ctu
 
     fixed = FIXTURE_DATE
@@ -72,7 +75,7 @@ def hf_render(f: dict, messages, add_generation_prompt=False) -> str:
     try:
         rendered, _ = ctu.render_jinja_template(
             conversations=[messages], chat_template=f["chat_template"], add_generation_prompt=add_generation_prompt,
-            bos_token=f["bos_token"], eos_token=f["eos_token"])
+            bos_token=f["bos_token"], eos_token=f["eos_token"], **kwargs)
     finally:
         if original is not None:
             ctu.datetime = original
@@ -80,8 +83,8 @@ def hf_render(f: dict, messages, add_generation_prompt=False) -> str:
     return rendered[0]
 
 
-def test_all_fourteen_fixtures_present():
-    assert len(FIXTURES) == 14
+def test_all_twenty_fixtures_present():
+    assert len(FIXTURES) == 20
     assert set(PRESET_OF) == set(FIXTURES)
 
 
@@ -118,7 +121,8 @@ def test_preset_stops_include_official_stops(preset, stops):
 def test_every_preset_has_stops_and_a_user_slot():
     for name in T.preset_names():
         t = T.get_preset(name)
-        assert t.pre_query() and t.query_stop and t.end_of_turn, name
+        # EXAONE's user turns have no end marker: its queries stop at the next role header.
+        assert t.pre_query() and t.query_stop and (t.end_of_turn or "[|assistant|]" in t.query_stop), name
 
 
 BARE = {  # default system turn removed
@@ -128,12 +132,21 @@ BARE = {  # default system turn removed
     "qwen2.5-0.5b-instruct": "<|im_start|>user\n",
     "smollm2-135m-instruct": "<|im_start|>user\n",
     "granite-3.1-3b-a800m-instruct": "<|start_of_role|>user<|end_of_role|>",
+    "smollm3-3b": "<|im_start|>user\n",
 }
+# System text these templates always write (around a caller's system message too): it cannot be left out.
+FORCED = {"gpt-oss-20b", "phi-4-mini-reasoning", "exaone-deep-2.4b"}
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_default_system_off(name):
     t = fixture_template(name, default_system=False)
+    assert t.system_turn_forced == (name in FORCED)
+    if name in FORCED:
+        with pytest.raises(MagpieError, match="always writes its own system text"):
+            t.pre_query()
+        assert t.default_system_turn and FIXTURES[name]["pre_query_text"].startswith(t.default_system_turn)
+        return
     expected = BARE.get(name, FIXTURES[name]["pre_query_text"])  # no default turn: unchanged
     assert t.pre_query() == expected
     assert (t.default_system_turn != "") == (name in BARE)
