@@ -1,4 +1,4 @@
-from distilabel_magpie.cleaning import clean_query, clean_response, normalize
+from distilabel_magpie.cleaning import Answer, clean_query, clean_response, normalize
 from distilabel_magpie.engines.base import Completion
 from distilabel_magpie.templates import get_preset
 
@@ -46,15 +46,16 @@ def test_normalize_for_duplicates():
 
 
 def test_response_statuses():
-    assert clean_response(None, CHATML) == (None, "skipped")
-    assert clean_response(c(" Paris. "), CHATML) == ("Paris.", "ok")
-    assert clean_response(c("Paris, and", "length"), CHATML) == ("Paris, and", "truncated")
-    assert clean_response(c(""), CHATML) == ("", "empty")
+    assert clean_response(None, CHATML) == Answer(None, "skipped")
+    assert clean_response(c(" Paris. "), CHATML) == Answer("Paris.", "ok")
+    assert clean_response(c("Paris, and", "length"), CHATML) == Answer("Paris, and", "truncated")
+    assert clean_response(c(""), CHATML) == Answer("", "empty")
+    assert clean_response(Completion("", "error", 0, 0, error="boom"), CHATML) == Answer(None, "error", error="boom")
 
 
 def test_looping_samples_are_repetitive():
     assert clean_query(c("Tell me tell me tell me", "repetition"), CHATML)[1] == "repetitive"
-    assert clean_response(c("Sure. Sure. Sure.", "repetition"), CHATML) == ("Sure. Sure. Sure.", "repetitive")
+    assert clean_response(c("Sure. Sure. Sure.", "repetition"), CHATML) == Answer("Sure. Sure. Sure.", "repetitive")
     # a role marker before the loop still rescues the query
     assert clean_query(c("What is 2+2?<|im_end|>loop loop", "repetition"), CHATML) == ("What is 2+2?", "ok")
 

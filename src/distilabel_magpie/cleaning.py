@@ -1,9 +1,10 @@
-"""Turn a raw sampled query into a clean one, or say why it was rejected."""
+"""Turn a raw sampled query or answer into a clean one, or say why it was rejected."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Optional
 
 from distilabel_magpie.engines.base import Completion, find_stop
@@ -12,6 +13,8 @@ from distilabel_magpie.templates import MagpieTemplate
 # Why a query or answer is not usable. "ok" rows are the dataset; the others stay, flagged.
 OK, EMPTY, TRUNCATED, REPETITIVE, LEAKED_ROLE, DUPLICATE, WRONG_LANGUAGE, ERROR, SKIPPED = (
     "ok", "empty", "truncated", "repetitive", "leaked_role", "duplicate", "wrong_language", "error", "skipped")
+# The reasoning of an answer ran to the token limit before it ended: there is no answer.
+REASONING_TRUNCATED = "reasoning_truncated"
 
 # "Question: ...", "### Instruction: ...", "User: ..." at the start of a query.
 _LABEL = re.compile(
@@ -44,16 +47,39 @@ def clean_query(completion: Completion, template: MagpieTemplate) -> tuple[str, 
     return (text, OK) if text else ("", EMPTY)
 
 
-def clean_response(completion: Optional[Completion], template: MagpieTemplate) -> tuple[Optional[str], str]:
+@dataclass(frozen=True)
+class Answer:
+    """A cleaned answer: its text, status, reasoning (None: the answer had no reasoning block)
+    and, for `error`, why."""
+
+    text: Optional[str]
+    status: str
+    reasoning: Optional[str] = None
+    error: Optional[str] = None
+
+
+def clean_response(completion: Optional[Completion], template: MagpieTemplate) -> Answer:
+    """The answer split from its reasoning (see `MagpieTemplate.split_answer`). Statuses: `ok`;
+    `truncated` / `repetitive` (the answer ran to the token limit or looped); `reasoning_truncated`
+    (the limit came before the reasoning ended: no answer); `empty` (no answer, or only reasoning);
+    `error` (the backend failed, or a harmony answer that cannot be read exactly)."""
     if completion is None:
-        return None, SKIPPED
+        return Answer(None, SKIPPED)
     if completion.finish_reason == "error":
-        return None, ERROR
+        return Answer(None, ERROR, error=completion.error)
     text = completion.text
-    hit = find_stop(text, template.response_stop)
+    hit = find_stop(text, template.response_stop)  # a backend that did not stop on a marker
     if hit is not None:
         text = text[: hit[0]]
-    text = text.strip()
-    if hit is None and completion.finish_reason in ("length", "repetition"):
-        return text, TRUNCATED if completion.finish_reason == "length" else REPETITIVE
-    return (text, OK) if text else (text, EMPTY)
+    cut_short = hit is None and completion.finish_reason in ("length", "repetition")
+    split = template.split_answer(text)
+    if split.problem:
+        return Answer(None, ERROR, error=split.problem)
+    if split.answer is None:  # the reasoning never ended
+        if cut_short:
+            return Answer(None, REASONING_TRUNCATED if completion.finish_reason == "length" else REPETITIVE,
+                          split.reasoning)
+        return Answer("", EMPTY, split.reasoning)
+    if cut_short:
+        return Answer(split.answer, TRUNCATED if completion.finish_reason == "length" else REPETITIVE, split.reasoning)
+    return Answer(split.answer, OK if split.answer else EMPTY, split.reasoning)

@@ -77,8 +77,9 @@ def tags_of(chat_template: str) -> tuple[str, str]:
 
 def inline(reasoning: Optional[str], answer: str, tags: tuple[str, str] = DEFAULT_TAGS) -> str:
     """An answer with its reasoning written in front, as R1-style models write it (and as the
-    Qwen3 templates render a reasoning they are given): `<think>\\nR\\n</think>\\n\\nA`."""
-    if not reasoning:
+    Qwen3 templates render a reasoning they are given): `<think>\\nR\\n</think>\\n\\nA`; an empty
+    reasoning is an empty block, as a model writes it when it decides not to think."""
+    if reasoning is None:
         return answer
     return f"{tags[0]}\n{reasoning}\n{tags[1]}\n\n{answer}"
 
@@ -161,10 +162,9 @@ def _has_token(text: str) -> bool:
 
 
 def _harmony_problem(text: str) -> Split:
-    at = min(i for i in (text.find(t) for t in _H_TOKENS + (H_START,)) if i != -1) if _has_token(text) else 0
-    snippet = text[at: at + 60]
+    at = min((i for i in (text.find(t) for t in _H_TOKENS) if i != -1), default=0)
     return Split(None, None, f"unsupported harmony message (only analysis then final are read; tool calls and "
-                 f"other channels are not): {snippet!r}")
+                 f"other channels are not): {text[at: at + 60]!r}")
 
 
 def check_mode(mode: Optional[str], what: str = "thinking") -> Optional[str]:

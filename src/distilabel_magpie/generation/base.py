@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import BaseModel, Field, PrivateAttr
@@ -25,6 +25,11 @@ class MagpieLLMMixin(BaseModel):
         description="Keep the default system turn some templates inject (Qwen2.5, SmolLM2, Llama-3.1...). "
         "None: the preset's choice (official Magpie configs), or the template as is.",
     )
+    template_kwargs: Optional[RuntimeParameter[Dict[str, Any]]] = Field(
+        default=None,
+        description="Keyword arguments of the chat template, passed as apply_chat_template(**kwargs) passes "
+        "them, for queries and answers (e.g. {'reasoning_effort': 'high'} for gpt-oss).",
+    )
     repetition_ngram: RuntimeParameter[int] = Field(
         ge=0, default=16,
         description="End a query or answer once the same run of this many tokens comes a third time (the "
@@ -33,6 +38,7 @@ class MagpieLLMMixin(BaseModel):
 
     _engine: Optional[CompletionEngine] = PrivateAttr(default=None)
     _template: Optional[MagpieTemplate] = PrivateAttr(default=None)
+    _answer_template: Optional[MagpieTemplate] = PrivateAttr(default=None)
 
     def model_post_init(self, __context: Any) -> None:
         # Defined so pydantic chains to distilabel's step set-up instead of replacing it with
@@ -44,9 +50,23 @@ class MagpieLLMMixin(BaseModel):
         """Call after `llm.load()`."""
         self._engine = engine_for(getattr(self, "llm"))
         if self.template == "auto":
-            self._template = self._engine.own_template(self.default_system)
+            base = self._engine.own_template(self.default_system)
         else:
-            self._template = resolve(self.template, self.default_system)
+            base = resolve(self.template, self.default_system)
+        if self.template_kwargs:
+            base = base.with_options(template_kwargs=tuple(self.template_kwargs.items()))
+        # A step's `thinking` is the mode of the prompts it writes first (queries, or a
+        # responder's answers); `response_thinking`, where a step has it, that of its answers.
+        query_mode = getattr(self, "thinking", None)
+        self._template = base.with_thinking(query_mode)
+        self._answer_template = base.with_thinking(getattr(self, "response_thinking", query_mode))
+
+    def _check_system_prompts(self, template: MagpieTemplate, prompts: Iterable[Optional[str]]) -> None:
+        """Refuse a system prompt the template does not print as given; tell what it adds to one."""
+        for prompt in dict.fromkeys(p for p in prompts if p):
+            notice = template.system_prompt_notice(prompt)
+            if notice and getattr(self, "_logger", None) is not None:
+                self._logger.warning(f"{getattr(self, 'name', '')}: {notice}")
 
     def check_context(self, prompt: str, max_new_tokens: int, setting: str, extra_tokens: int = 0) -> None:
         """Refuse, at load, a context that cannot hold `prompt` (+ `extra_tokens`) and its token
@@ -68,8 +88,15 @@ class MagpieLLMMixin(BaseModel):
 
     @property
     def magpie_template(self) -> MagpieTemplate:
+        """The template in the mode of this step's queries (a responder's: of its answers)."""
         assert self._template is not None, "step not loaded"
         return self._template
+
+    @property
+    def answer_template(self) -> MagpieTemplate:
+        """The template in the mode of this step's answers."""
+        assert self._answer_template is not None, "step not loaded"
+        return self._answer_template
 
 
 def merge_metadata(row: dict, step_name: str, **entries: Any) -> dict:

@@ -1,12 +1,13 @@
 """Multi-turn extender: more user + assistant turns, for any chat template."""
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field
 
+from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.cleaning import OK, clean_query, clean_response
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
@@ -17,16 +18,31 @@ if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
 
 
+def assistant_message(content: str, reasoning: Optional[str] = None) -> Dict[str, str]:
+    """An assistant turn as stored in `messages`: its reasoning, if any, in `reasoning_content`
+    (the field transformers' chat templates read; `MagpieTemplate` renders it for any template)."""
+    return {"role": "assistant", "content": content,
+            **({"reasoning_content": reasoning} if reasoning is not None else {})}
+
+
+def _message(m: Dict[str, Any]) -> Dict[str, Any]:
+    reasoning = next((m[k] for k in REASONING_FIELDS if m.get(k) is not None), None)
+    if m.get("role") == "assistant" and reasoning is not None:
+        return assistant_message(m.get("content"), reasoning)
+    return {"role": m.get("role"), "content": m.get("content")}
+
+
 def conversation_of(row: Dict[str, Any]) -> tuple[Optional[List[Dict[str, str]]], Optional[str]]:
     """(messages, None) for a usable row, or (None, why not)."""
     if row.get("messages") is not None:
-        messages = [{"role": m.get("role"), "content": m.get("content")} for m in row["messages"]]
+        messages = [_message(m) for m in row["messages"]]
     elif row.get("instruction") is not None:
         if row.get("instruction_status", OK) != OK or row.get("response_status", OK) != OK:
             return None, "input_not_ok"
         if not row.get("response"):
             return None, "invalid_input: no response to follow up on"
-        messages = [{"role": "user", "content": row["instruction"]}, {"role": "assistant", "content": row["response"]}]
+        messages = [{"role": "user", "content": row["instruction"]},
+                    assistant_message(row["response"], row.get("reasoning"))]
     else:
         return None, "invalid_input: neither messages nor instruction/response"
     body = messages[1:] if messages and messages[0]["role"] == "system" else messages
@@ -50,8 +66,14 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
     1.5.3 appends the pre-query text after an assistant header). Follow-up queries are sampled
     with the paper's follow-up system prompt (replaceable, or off with `""`), answers without
     it (with the conversation's own system message, if any). A turn that fails (query empty,
-    truncated, repetitive, leaked role; answer truncated, repetitive or empty) ends that row at
-    its last complete turn and records why; the other rows go on.
+    truncated, repetitive, leaked role; answer truncated, repetitive, reasoning_truncated or
+    empty) ends that row at its last complete turn and records why; the other rows go on.
+
+    Reasoning models: each answer's reasoning is kept in its message's `reasoning_content`, and
+    the history is rendered as the template takes it (in that field for Qwen3 and gpt-oss, in
+    front of the content for templates that keep or strip it themselves), so turn-2 prompts are
+    the template's own rendering of the conversation. `thinking` and `response_thinking` set the
+    thinking modes of the follow-up queries and of the answers.
 
     Attributes:
         n_turns: user + assistant turns to add (>= 1).
@@ -59,7 +81,10 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         followup_system_prompt: system prompt while sampling follow-up queries ('' or None: none).
         temperature / top_p / min_p / max_new_tokens / early_stop_newline: query sampling.
         response_temperature / response_top_p / response_max_new_tokens / response_repetition_penalty:
-            answer sampling.
+            answer sampling (`response_max_new_tokens` includes the reasoning).
+        thinking / response_thinking: thinking modes of queries and answers ("on", "off", None:
+            the template's default).
+        template_kwargs: keyword arguments of the chat template.
         seed: random seed.
 
     Runtime parameters:
@@ -67,16 +92,21 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         - `temperature`, `top_p`, `min_p`, `max_new_tokens`, `early_stop_newline`: follow-up queries.
         - `response_temperature`, `response_top_p`, `response_max_new_tokens`, `response_repetition_penalty`:
           answers.
-        - `seed`, `template`, `default_system`, `repetition_ngram` (end and flag a looping turn; 0: off).
+        - `thinking`, `response_thinking`: thinking modes of queries and answers.
+        - `seed`, `template`, `default_system`, `template_kwargs`, `repetition_ngram` (end and flag a
+          looping turn; 0: off).
 
     Input columns:
-        - messages (`list[dict]`, optional): the conversation so far (system?, user, assistant, ...).
-        - instruction (`str`, optional) and response (`str`, optional): a first turn, used when
+        - messages (`list[dict]`, optional): the conversation so far (system?, user, assistant, ...);
+          an assistant message's reasoning in `reasoning_content` (or `thinking`).
+        - instruction (`str`, optional), response (`str`, optional) and reasoning (`str`,
+          optional): a first turn, used when
           there is no `messages`; rows whose `instruction_status`/`response_status` is not `ok`
           pass through with `conversation_status="skipped"`.
 
     Output columns:
-        - messages (`list[dict]`): the extended conversation (TRL / OpenAI `messages` format).
+        - messages (`list[dict]`): the extended conversation (TRL / OpenAI `messages` format;
+          assistant messages with reasoning carry it in `reasoning_content`).
         - conversation_status (`str`): `ok`, `ended_early`, `skipped` or `invalid_input`.
         - failure_reason (`str | None`): e.g. `query_truncated`, `response_empty`, or what is wrong
           with the input.
@@ -128,10 +158,17 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
     early_stop_newline: RuntimeParameter[bool] = Field(default=False, description="Stop queries at a newline.")
     response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
     response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
-    response_max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=512, description="Token limit of an answer.")
+    response_max_new_tokens: RuntimeParameter[int] = Field(
+        ge=1, default=512, description="Token limit of an answer, its reasoning included.")
     response_repetition_penalty: RuntimeParameter[float] = Field(
         gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
+    thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
+        default=None, description="Thinking mode of the follow-up query prompts: 'on' or 'off' through the "
+        "template's own switch, null for the template's default.")
+    response_thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
+        default=None, description="Thinking mode of the answer prompts: 'on' or 'off' through the template's own "
+        "switch, null for the template's default.")
 
     def load(self) -> None:
         super().load()
@@ -141,7 +178,7 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
     def _check_followup_system_prompt(self) -> None:
         if self.followup_system_prompt:
             try:
-                self.magpie_template.pre_query(self.followup_system_prompt)
+                self._check_system_prompts(self.magpie_template, [self.followup_system_prompt])
             except MagpieError as e:
                 raise MagpieError(f"{e}; set followup_system_prompt='' for this template") from None
 
@@ -160,7 +197,7 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         return {"messages": output}
 
     def _params(self, turn: int) -> tuple[SamplingParams, SamplingParams]:
-        t = self.magpie_template
+        t, a = self.magpie_template, self.answer_template
         seed = None if self.seed is None else self.seed + 7919 * turn
         query = SamplingParams(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
@@ -170,12 +207,12 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         answer = SamplingParams(
             max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
             top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
-            stop=tuple(t.response_stop), seed=seed,
+            stop=tuple(a.response_stop), seed=seed,
             repetition_ngram=self.repetition_ngram)
         return query, answer
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        template, engine = self.magpie_template, self.engine
+        template, answering_template, engine = self.magpie_template, self.answer_template, self.engine
         states = []
         for row in inputs:
             messages, problem = conversation_of(row)
@@ -207,16 +244,17 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
                     answering.append((s, text))
             if not answering:
                 continue
-            prompts = [template.response_prompt(s["messages"] + [{"role": "user", "content": q}]) for s, q in answering]
+            prompts = [answering_template.response_prompt(s["messages"] + [{"role": "user", "content": q}])
+                       for s, q in answering]
             answers = [c[0] for c in engine.complete(prompts, answer_params)]
             for (s, query), prompt, completion in zip(answering, prompts, answers):
-                text, status = clean_response(completion, template)
+                answer = clean_response(completion, answering_template)
                 s["log"][-1].update(response_prompt=prompt, response_finish_reason=completion.finish_reason,
-                                    response_tokens=completion.completion_tokens)
-                if status != OK:
-                    self._end(s, f"response_{status}")
+                                    response_tokens=completion.completion_tokens, response_error=answer.error)
+                if answer.status != OK:
+                    self._end(s, f"response_{answer.status}")
                 else:
-                    s["messages"] += [{"role": "user", "content": query}, {"role": "assistant", "content": text}]
+                    s["messages"] += [{"role": "user", "content": query}, assistant_message(answer.text, answer.reasoning)]
         yield [self._output(s) for s in states]
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import StepInput
@@ -34,7 +34,7 @@ class AnswerPromptMixin(BaseModel):
 
     def check_answer_context(self, max_new_tokens: int, setting: str, query_tokens: int = 0) -> None:
         """An answer prompt around a query of `query_tokens` tokens, plus its budget, must fit."""
-        prompt = self.magpie_template.response_prompt(self.answer_messages({"instruction": ""}))
+        prompt = self.answer_template.response_prompt(self.answer_messages({"instruction": ""}))
         self.check_context(prompt, max_new_tokens, setting, extra_tokens=query_tokens)
 
     def answer_messages(self, row: Dict[str, Any]) -> List[Dict[str, str]]:
@@ -51,11 +51,18 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
     `response=None` and `response_status="skipped"`. Answers that hit the token limit are kept
     and marked `truncated`; answers caught looping end early and are marked `repetitive`.
 
+    Reasoning models: the answer prompt is the template's generation prompt in the `thinking`
+    mode (QwQ, R1 and the Thinking-2507 models open `<think>` themselves; a hybrid template with
+    thinking off pre-fills an empty block). The completion is split: the reasoning goes to
+    `reasoning`, the answer proper to `response`; gpt-oss answers are read by harmony channel
+    (analysis, final). `max_new_tokens` counts reasoning and answer together.
+
     Attributes:
         llm: a raw-completion LLM (see `MagpieSampler`).
-        template / default_system / repetition_ngram: as in `MagpieSampler`.
+        template / default_system / template_kwargs / repetition_ngram: as in `MagpieSampler`.
+        thinking: the thinking mode of the answer prompts ("on", "off", None: the template's default).
         temperature / top_p / max_new_tokens / repetition_penalty / seed: answer sampling
-            (temperature 0 = greedy).
+            (temperature 0 = greedy); `max_new_tokens` is the whole budget, reasoning included.
         use_system_prompt: answer with the row's `system_prompt` (paper: without).
         response_system_prompt: a system prompt for every answer (paper: none).
         extra_stop: stop strings added to the template's.
@@ -65,7 +72,8 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
         - `use_system_prompt`: include the row's system prompt in the answer prompt.
         - `response_system_prompt`: system prompt of every answer prompt.
         - `extra_stop`: additional stop strings.
-        - `template`, `default_system`: which chat template rendering to use.
+        - `template`, `default_system`, `template_kwargs`, `thinking`: which chat template rendering
+          to use.
         - `repetition_ngram`: end and flag a looping sample (0: off).
 
     Input columns:
@@ -74,8 +82,11 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
         - system_prompt (`str`, optional): used when `use_system_prompt` is on.
 
     Output columns:
-        - response (`str | None`): the answer.
-        - response_status (`str`): `ok`, `truncated`, `repetitive` (looped), `empty`, `skipped` or `error`.
+        - response (`str | None`): the answer, without its reasoning.
+        - reasoning (`str | None`): the reasoning before the answer (None: the answer had none).
+        - response_status (`str`): `ok`, `truncated`, `repetitive` (looped), `reasoning_truncated` (the
+          token limit came before the reasoning ended: no answer), `empty` (no answer, or only
+          reasoning), `skipped` or `error`.
         - model_name (`str`): the model.
         - distilabel_metadata (`dict`): raw answer, finish reason, token counts, settings.
 
@@ -113,18 +124,23 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
 
     temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
     top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
-    max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=512, description="Token limit of an answer.")
+    max_new_tokens: RuntimeParameter[int] = Field(
+        ge=1, default=512, description="Token limit of an answer, its reasoning included.")
     repetition_penalty: RuntimeParameter[float] = Field(
         gt=0, default=1.0, description="Repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
     # None rather than []: distilabel 1.5.3's runtime-parameter dump indexes list values ([0]).
     extra_stop: Optional[RuntimeParameter[List[str]]] = Field(
         default=None, description="Stop strings added to the template's.")
+    thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
+        default=None, description="Thinking mode of the answer prompts: 'on' or 'off' through the template's own "
+        "switch (enable_thinking, ...), null for the template's default; a template without a switch refuses on/off.")
 
     def load(self) -> None:
         super().load()
         self._load_engine()
         self.check_answer_context(self.max_new_tokens, "max_new_tokens")
+        self._check_system_prompts(self.answer_template, [self.response_system_prompt])
 
     @property
     def inputs(self) -> "StepColumns":
@@ -132,7 +148,7 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
 
     @property
     def outputs(self) -> "StepColumns":
-        return ["response", "response_status", "model_name"]
+        return ["response", "reasoning", "response_status", "model_name"]
 
     def format_input(self, input: Dict[str, Any]) -> List[Dict[str, str]]:
         return self.answer_messages(input)
@@ -143,7 +159,8 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
     def sampling_params(self) -> SamplingParams:
         return SamplingParams(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
-            repetition_penalty=self.repetition_penalty, stop=tuple(self.magpie_template.response_stop) + tuple(self.extra_stop or ()), seed=self.seed,
+            repetition_penalty=self.repetition_penalty,
+            stop=tuple(self.answer_template.response_stop) + tuple(self.extra_stop or ()), seed=self.seed,
             repetition_ngram=self.repetition_ngram)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
@@ -153,7 +170,7 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
 def answer_rows(step: Any, rows: List[Dict[str, Any]], params: SamplingParams) -> List[Dict[str, Any]]:
     """Answer the `ok` rows in one engine call; the others get `response_status="skipped"`.
     Shared by `MagpieResponder` and `MagpieSFTGenerator`."""
-    template, engine = step.magpie_template, step.engine
+    template, engine = step.answer_template, step.engine
 
     todo = [i for i, row in enumerate(rows)
             if row.get("instruction_status", OK) == OK and (row.get("instruction") or "").strip()]
@@ -166,15 +183,17 @@ def answer_rows(step: Any, rows: List[Dict[str, Any]], params: SamplingParams) -
     out_rows = []
     for i, row in enumerate(rows):
         completion = completions.get(i)
-        response, status = clean_response(completion, template)
-        out = {**row, "response": response, "response_status": status, "model_name": engine.model_name}
+        answer = clean_response(completion, template)
+        out = {**row, "response": answer.text, "reasoning": answer.reasoning, "response_status": answer.status,
+               "model_name": engine.model_name}
         out["distilabel_metadata"] = dict(row.get("distilabel_metadata") or {})
         if completion is not None:
             out["distilabel_metadata"] = merge_metadata(
                 row, step.name,
                 raw_output_response=completion.text,
-                magpie_response=dict(prompt=prompt_of[i], finish_reason=completion.finish_reason,
-                                     stop_reason=completion.stop_reason, error=completion.error,
+                magpie_response=dict(prompt=prompt_of[i], thinking=template.thinking,
+                                     finish_reason=completion.finish_reason,
+                                     stop_reason=completion.stop_reason, error=answer.error,
                                      temperature=params.temperature, top_p=params.top_p,
                                      max_new_tokens=params.max_new_tokens, seed=params.seed),
                 statistics_response={"input_tokens": completion.prompt_tokens,

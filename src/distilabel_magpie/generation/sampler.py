@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Union
 
 from distilabel.constants import DISTILABEL_METADATA_KEY
 from distilabel.mixins.runtime_parameters import RuntimeParameter
@@ -40,6 +40,9 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
             distilabel's `LlamaCppLLM`, `TransformersLLM`, `vLLM`.
         template: 'auto', a preset name or a tokenizer/GGUF path.
         default_system: keep the template's default system turn (None: the preset's choice).
+        template_kwargs: keyword arguments of the chat template (`apply_chat_template(**kwargs)`).
+        thinking: the thinking mode of the query prompts, "on" / "off" through the template's own
+            switch (SmolLM3 writes it into its system block), None for the template's default.
         system_prompt: None (paper default), a string, a list, or `{name: text | [text, weight]}`.
         domain: domain preset(s) as system prompts (`math`, `code`, `translation`, or registered ones).
         language: target language of the queries; off-language queries get `wrong_language`.
@@ -62,7 +65,8 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         - `extra_stop`: additional stop strings.
         - `seed`: random seed.
         - `system_prompt`, `domain`, `language`: steering.
-        - `template`, `default_system`: which chat template rendering to use.
+        - `template`, `default_system`, `template_kwargs`, `thinking`: which chat template rendering
+          to use.
         - `repetition_ngram`: end and flag a looping sample (0: off).
 
     Output columns:
@@ -135,6 +139,9 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
     extra_stop: Optional[RuntimeParameter[List[str]]] = Field(
         default=None, description="Stop strings added to the template's.")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
+    thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
+        default=None, description="Thinking mode of the query prompts: 'on' or 'off' through the template's own "
+        "switch (enable_thinking, ...), null for the template's default; a template without a switch refuses on/off.")
 
     _seen: set = PrivateAttr(default_factory=set)
     _counts: collections.Counter = PrivateAttr(default_factory=collections.Counter)
@@ -164,9 +171,11 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
     def load(self) -> None:
         super().load()
         self._load_engine()
+        texts = [text for _, text, _ in SystemPromptSampler(self.system_prompt_spec()).entries]
+        self._check_system_prompts(self.magpie_template, texts)
         if self.num_rows is None:
             raise MagpieError("num_rows is not set; give the number of rows to produce (--param STEP.num_rows=N)")
-        for _, text, _ in SystemPromptSampler(self.system_prompt_spec()).entries:
+        for text in texts:
             self.check_context(self.magpie_template.pre_query(text), self.max_new_tokens, "max_new_tokens")
 
     @property
@@ -241,7 +250,8 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
                 {}, self.name,
                 raw_output=completion.text,
                 magpie=dict(
-                    prompt=prompt, finish_reason=completion.finish_reason, stop_reason=completion.stop_reason,
+                    prompt=prompt, thinking=self.magpie_template.thinking,
+                    finish_reason=completion.finish_reason, stop_reason=completion.stop_reason,
                     error=completion.error, temperature=params.temperature, top_p=params.top_p,
                     top_k=params.top_k, min_p=params.min_p, max_new_tokens=params.max_new_tokens, seed=params.seed),
                 statistics={"input_tokens": completion.prompt_tokens, "output_tokens": completion.completion_tokens},

@@ -1,6 +1,6 @@
 """Queries and answers in one step: one process, one loaded model."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field
@@ -27,20 +27,24 @@ class MagpieSFTGenerator(AnswerPromptMixin, MagpieSampler):
             (paper: greedy).
         use_system_prompt: answer with the row's system prompt (paper: without).
         response_system_prompt: a system prompt for every answer, not for the queries (paper: none).
+        response_thinking: the thinking mode of the answers (`thinking` is that of the queries).
 
     Runtime parameters:
         - `num_rows`, `n`, `temperature`, `top_p`, `top_k`, `max_new_tokens`,
-          `early_stop_newline`, `extra_stop`, `seed`, `template`, `default_system`, `repetition_ngram`:
-          as in `MagpieSampler` (`repetition_ngram` applies to answers too).
+          `early_stop_newline`, `extra_stop`, `seed`, `template`, `default_system`, `template_kwargs`,
+          `thinking`, `repetition_ngram`: as in `MagpieSampler` (`repetition_ngram` and
+          `template_kwargs` apply to answers too).
         - `response_temperature`, `response_top_p`, `response_max_new_tokens`,
-          `response_repetition_penalty`: answer sampling.
+          `response_repetition_penalty`: answer sampling (`response_max_new_tokens` includes the reasoning).
+        - `response_thinking`: thinking mode of the answers.
         - `use_system_prompt`: include the row's system prompt when answering.
         - `response_system_prompt`: system prompt of every answer prompt.
 
     Output columns:
         - instruction, instruction_status, system_prompt_key, system_prompt, template, model_name:
           as in `MagpieSampler`.
-        - response (`str | None`), response_status (`str`): as in `MagpieResponder`.
+        - response (`str | None`), reasoning (`str | None`), response_status (`str`): as in
+          `MagpieResponder`.
         - distilabel_metadata (`dict`): raw texts, finish reasons, token counts and settings of both.
 
     Categories:
@@ -79,24 +83,29 @@ class MagpieSFTGenerator(AnswerPromptMixin, MagpieSampler):
 
     response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
     response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
-    response_max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=512, description="Token limit of an answer.")
+    response_max_new_tokens: RuntimeParameter[int] = Field(
+        ge=1, default=512, description="Token limit of an answer, its reasoning included.")
     response_repetition_penalty: RuntimeParameter[float] = Field(
         gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
+    response_thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
+        default=None, description="Thinking mode of the answer prompts: 'on' or 'off' through the template's own "
+        "switch, null for the template's default (`thinking` is that of the queries).")
 
     def load(self) -> None:
         super().load()
+        self._check_system_prompts(self.answer_template, [self.response_system_prompt])
         # The longest answer prompt holds a query of max_new_tokens tokens.
         self.check_answer_context(self.response_max_new_tokens, "response_max_new_tokens", self.max_new_tokens)
 
     @property
     def outputs(self) -> "StepColumns":
-        return super().outputs + ["response", "response_status"]
+        return super().outputs + ["response", "reasoning", "response_status"]
 
     def response_params(self) -> SamplingParams:
         return SamplingParams(
             max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
             top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
-            stop=tuple(self.magpie_template.response_stop), seed=self.seed,
+            stop=tuple(self.answer_template.response_stop), seed=self.seed,
             repetition_ngram=self.repetition_ngram)
 
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
