@@ -44,24 +44,21 @@ CORPUS = ["What is the capital of France?", "Write a poem about the sea.", "How 
           "Explain gravity to a child.", "The capital of France is Paris.", "user assistant system"] * 20
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory):
-    """A tiny random Llama with a locally trained BPE tokenizer and SmolLM2's chat template."""
+def _tiny_model(path: Path, chat_template: str, extra_tokens: tuple = ()) -> str:
+    """A tiny random Llama with a locally trained BPE tokenizer (ChatML specials) and `chat_template`."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", *extra_tokens]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=specials,
                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    f = FIXTURES["smollm2-135m-instruct"]
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
                                         pad_token="<|endoftext|>")
-    tokenizer.chat_template = f["chat_template"]
-    path = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(path)
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -70,3 +67,17 @@ def tiny_model_dir(tmp_path_factory):
                          pad_token_id=tokenizer.pad_token_id)
     LlamaForCausalLM(config).save_pretrained(path)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random Llama with a locally trained BPE tokenizer and SmolLM2's chat template."""
+    return _tiny_model(tmp_path_factory.mktemp("tiny-llama"), FIXTURES["smollm2-135m-instruct"]["chat_template"])
+
+
+@pytest.fixture(scope="session")
+def tiny_reasoning_model_dir(tmp_path_factory):
+    """The same tiny random Llama carrying Qwen3-4B-Thinking-2507's template (its generation
+    prompt opens `<think>`), with `<think>` and `</think>` as tokens of their own."""
+    return _tiny_model(tmp_path_factory.mktemp("tiny-reasoning"), FIXTURES["qwen3-4b-thinking-2507"]["chat_template"],
+                       ("<think>", "</think>"))

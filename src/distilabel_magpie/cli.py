@@ -26,11 +26,25 @@ def _template(args: argparse.Namespace) -> int:
         raise MagpieError("give a preset name, tokenizer directory, tokenizer_config.json or .gguf file (or --list)")
     default_system = False if args.no_default_system else (True if args.default_system else None)
     template = templates.resolve(args.source, default_system)
+    if args.template_kwargs:
+        template = template.with_options(template_kwargs=tuple(_json_object(args.template_kwargs).items()))
+    template = template.with_thinking(args.thinking)
     info = template.describe(args.system_prompt)
     if args.tokens:
         info["pre_query_token_ids"] = _token_ids(args.source, info["pre_query"])
     print(json.dumps(info, indent=2, ensure_ascii=False))
     return 0
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MagpieError(f"--template-kwargs is not valid JSON ({e.msg}); give an object, e.g. "
+                          "'{\"reasoning_effort\": \"low\"}'") from None
+    if not isinstance(value, dict):
+        raise MagpieError(f"--template-kwargs must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _token_ids(source: str, text: str) -> list[int]:
@@ -81,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--no-default-system", action="store_true", help="drop the template's default system turn")
     group.add_argument("--default-system", action="store_true", help="keep the template's default system turn")
+    p.add_argument("--thinking", choices=["on", "off"],
+                   help="thinking mode of a reasoning template, through its own switch (default: the template's)")
+    p.add_argument("--template-kwargs", metavar="JSON",
+                   help="keyword arguments of the chat template as a JSON object, e.g. '{\"reasoning_effort\": \"low\"}'")
     p.add_argument("--tokens", action="store_true", help="also print the pre-query token ids (gguf or tokenizer dir)")
     p.add_argument("--list", action="store_true", help="list the presets")
     p.set_defaults(func=_template)
