@@ -52,3 +52,46 @@ def test_export_errors():
         select([SINGLE], "dpo")
     with pytest.raises(MagpieError, match="use .parquet or .jsonl"):
         save_rows([SINGLE], "out.csv")
+
+
+# -- reasoning --------------------------------------------------------------------------------------
+
+REASONED = {"instruction": "2+2?", "response": "4.", "reasoning": "Two and two."}
+REASONED_CHAT = {"messages": [{"role": "user", "content": "2+2?"},
+                              {"role": "assistant", "content": "4.", "reasoning_content": "Two and two."},
+                              {"role": "user", "content": "3+3?"},
+                              {"role": "assistant", "content": "6.", "thinking": "Three and three."}]}
+
+
+def test_messages_keep_reasoning_in_reasoning_content_by_default():
+    _, out = fmt("messages", [REASONED, REASONED_CHAT, SINGLE])
+    assert out[0]["messages"][1] == {"role": "assistant", "content": "4.", "reasoning_content": "Two and two."}
+    assert [m.get("reasoning_content") for m in out[1]["messages"]] == [None, "Two and two.", None, "Three and three."]
+    assert out[2]["messages"][1] == {"role": "assistant", "content": "Hello!"}  # no reasoning, no field
+
+
+def test_reasoning_inline_or_dropped():
+    step = FormatSFT(format="messages", reasoning_format="inline")
+    step.load()
+    (row,) = next(step.process([dict(REASONED)]))
+    assert row["messages"][1] == {"role": "assistant", "content": "<think>\nTwo and two.\n</think>\n\n4."}
+    step = FormatSFT(format="messages", reasoning_format="drop")
+    step.load()
+    (row,) = next(step.process([dict(REASONED)]))
+    assert row["messages"][1] == {"role": "assistant", "content": "4."}
+
+
+def test_sharegpt_and_alpaca_write_reasoning_inline_with_the_models_tags():
+    step = FormatSFT(format="alpaca", reasoning_tags=("<thought>", "</thought>"))
+    step.load()
+    (row,) = next(step.process([dict(REASONED)]))
+    assert row["output"] == "<thought>\nTwo and two.\n</thought>\n\n4."
+    _, out = fmt("sharegpt", [REASONED])
+    assert out[0]["conversations"][1]["value"] == "<think>\nTwo and two.\n</think>\n\n4."
+    with pytest.raises(MagpieError, match="the sharegpt format has no reasoning field"):
+        FormatSFT(format="sharegpt", reasoning_format="field")
+
+
+def test_reasoning_survives_a_parquet_round_trip(tmp_path):
+    back = load_rows(save_rows([REASONED], tmp_path / "sft.parquet", kind="messages"))
+    assert back[0]["messages"][1]["reasoning_content"] == "Two and two."

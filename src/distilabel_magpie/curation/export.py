@@ -1,15 +1,23 @@
 """Exports: SFT rows as OpenAI/TRL `messages`, ShareGPT or Alpaca; DPO rows in TRL's format; files
-as Parquet or JSONL. For the Hub, use the pipeline's `Distiset.push_to_hub(repo_id)`."""
+as Parquet or JSONL. For the Hub, use the pipeline's `Distiset.push_to_hub(repo_id)`.
+
+Reasoning: in `messages` it stays in each assistant message's `reasoning_content`, the field
+transformers' chat templates read (TRL's SFT trainer passes messages to `apply_chat_template`,
+which also gives it to gpt-oss templates as `thinking`), or is written inline in front of the
+answer (`<think>…</think>`, for templates that read no such field), or dropped. ShareGPT and
+Alpaca have no such field: inline by default."""
 
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Tuple
 
 from distilabel.steps.base import Step, StepInput
 
+from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.reasoning import DEFAULT_TAGS, inline
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -17,24 +25,56 @@ if TYPE_CHECKING:
 SFT_FORMATS = ("messages", "sharegpt", "alpaca")
 _SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
 DPO_COLUMNS = ("prompt", "chosen", "rejected", "chosen_score", "rejected_score", "margin")
+REASONING_FORMATS = ("field", "inline", "drop")
+
+
+def _message(role: str, content: str, reasoning: Optional[str] = None) -> dict:
+    return {"role": role, "content": content, **({"reasoning_content": reasoning} if reasoning is not None else {})}
 
 
 def conversation(row: dict) -> Optional[list[dict]]:
     """The row as a message list: its `messages` (multi-turn), else `[user, assistant]`; None when
-    there is no answered turn."""
+    there is no answered turn. Assistant reasoning is kept in `reasoning_content`."""
     messages = row.get("messages")
     if messages:
-        return [{"role": m["role"], "content": m["content"]} for m in messages]
+        return [_message(m["role"], m["content"], next((m[k] for k in REASONING_FIELDS if m.get(k) is not None), None))
+                for m in messages]
     if isinstance(row.get("instruction"), str) and isinstance(row.get("response"), str) and row["response"]:
-        return [{"role": "user", "content": row["instruction"]}, {"role": "assistant", "content": row["response"]}]
+        return [_message("user", row["instruction"]), _message("assistant", row["response"], row.get("reasoning"))]
     return None
 
 
-def to_sft(row: dict, fmt: str) -> tuple[Optional[dict], Optional[str]]:
-    """The row in an SFT format, or why it cannot be expressed in it."""
+def reasoning_format_of(fmt: str, reasoning_format: Optional[str]) -> str:
+    """The reasoning format to use: `field` for messages, `inline` for ShareGPT/Alpaca by default."""
+    chosen = reasoning_format or ("field" if fmt == "messages" else "inline")
+    if chosen not in REASONING_FORMATS:
+        raise MagpieError(f"unknown reasoning format {chosen!r}; use one of {', '.join(REASONING_FORMATS)}")
+    if chosen == "field" and fmt != "messages":
+        raise MagpieError(f"the {fmt} format has no reasoning field; use reasoning_format='inline' or 'drop'")
+    return chosen
+
+
+def _with_reasoning(conv: list[dict], how: str, tags: Sequence[str]) -> list[dict]:
+    if how == "field":
+        return conv
+    out = []
+    for m in conv:
+        reasoning = m.get("reasoning_content")
+        m = {"role": m["role"], "content": m["content"]}
+        if how == "inline" and reasoning is not None:
+            m["content"] = inline(reasoning, m["content"], tuple(tags))
+        out.append(m)
+    return out
+
+
+def to_sft(row: dict, fmt: str, reasoning_format: Optional[str] = None,
+           tags: Sequence[str] = DEFAULT_TAGS) -> tuple[Optional[dict], Optional[str]]:
+    """The row in an SFT format, or why it cannot be expressed in it; its reasoning in
+    `reasoning_format` (see the module docstring), inline between `tags`."""
     conv = conversation(row)
     if conv is None or conv[-1]["role"] != "assistant":
         return None, "no answered turn"
+    conv = _with_reasoning(conv, reasoning_format_of(fmt, reasoning_format), tags)
     if fmt == "messages":
         return {"messages": conv}, None
     if fmt == "sharegpt":
@@ -55,17 +95,26 @@ class FormatSFT(DropCounter, Step):
     or `instruction`/`input`/`output` (Alpaca). Rows without an answered turn are dropped and
     counted.
 
+    Reasoning (the `reasoning` column, or `reasoning_content` of assistant messages) is kept as
+    `reasoning_format` says: "field" keeps it in each assistant message's `reasoning_content`
+    (messages only; what transformers' chat templates read, e.g. Qwen3 and gpt-oss), "inline"
+    writes it in front of the answer between `reasoning_tags` (for templates that read no such
+    field; R1-style), "drop" leaves it out. Default: "field" for messages, "inline" otherwise.
+
     Attributes:
         format: "messages", "sharegpt" or "alpaca".
+        reasoning_format: "field", "inline", "drop" or None (the format's default).
+        reasoning_tags: the tags of inline reasoning (`<think>`, `</think>`; EXAONE-Deep: `<thought>`).
 
     Runtime parameters:
         - `dropped_path`: JSONL file receiving the rows that cannot be formatted.
 
     Input columns:
-        - instruction (`str`) and response (`str`), or messages (`list[dict]`).
+        - instruction (`str`), response (`str`) and reasoning (`str`, optional), or messages
+          (`list[dict]`, reasoning in `reasoning_content`).
 
     Output columns:
-        - messages (`list[dict]`): for format "messages".
+        - messages (`list[dict]`): for format "messages" (with `reasoning_content` for "field").
         - conversations (`list[dict]`): for format "sharegpt" (`from`: human/gpt/system, `value`).
         - instruction (`str`), input (`str`), output (`str`): for format "alpaca".
 
@@ -85,6 +134,12 @@ class FormatSFT(DropCounter, Step):
     """
 
     format: Literal["messages", "sharegpt", "alpaca"] = "messages"
+    reasoning_format: Optional[Literal["field", "inline", "drop"]] = None
+    reasoning_tags: Tuple[str, str] = DEFAULT_TAGS
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        reasoning_format_of(self.format, self.reasoning_format)  # refuse "field" for ShareGPT/Alpaca now
 
     def load(self) -> None:
         super().load()
@@ -92,7 +147,7 @@ class FormatSFT(DropCounter, Step):
 
     @property
     def inputs(self) -> "StepColumns":
-        return {"instruction": False, "response": False, "messages": False}
+        return {"instruction": False, "response": False, "reasoning": False, "messages": False}
 
     @property
     def outputs(self) -> "StepColumns":
@@ -102,7 +157,7 @@ class FormatSFT(DropCounter, Step):
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         kept, dropped = [], []
         for row in inputs:
-            formatted, reason = to_sft(row, self.format)
+            formatted, reason = to_sft(row, self.format, self.reasoning_format, self.reasoning_tags)
             if formatted is None:
                 dropped.append((row, reason))
             else:
