@@ -143,3 +143,27 @@ def test_multi_logit_heads_need_a_label_index(tmp_path):
         RewardScorer(path).score(CONVERSATIONS[:1])
     picked = RewardScorer(path, label_index=2).score(CONVERSATIONS[:2])
     assert all(isinstance(s, float) and not math.isnan(s) for s, _ in picked)
+
+
+def test_answers_are_scored_without_their_reasoning_unless_asked(reward_model):
+    plain = {"instruction": "What is 2+2?", "response": "4"}
+    reasoned = {**plain, "reasoning": "Two and two make four."}
+    default = run(RewardModelLabeler(model=reward_model), [plain, reasoned])
+    assert default[0]["reward"] == pytest.approx(default[1]["reward"], abs=1e-6)
+    included = run(RewardModelLabeler(model=reward_model, include_reasoning=True), [reasoned])
+    inline = run(RewardModelLabeler(model=reward_model),
+                 [{**plain, "response": "<think>\nTwo and two make four.\n</think>\n\n4"}])
+    assert included[0]["reward"] == pytest.approx(inline[0]["reward"], abs=1e-6)
+    assert included[0]["reward"] != pytest.approx(default[0]["reward"], abs=1e-6)
+
+
+def test_conversations_are_scored_without_reasoning_fields_unless_asked(reward_model):
+    messages = [{"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!", "reasoning_content": "A greeting."}]
+    bare = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+    out = run(RewardModelLabeler(model=reward_model, conversation_column="messages"), [{"messages": messages}])
+    assert out[0]["reward"] == pytest.approx(RewardScorer(reward_model).score([bare])[0][0], abs=1e-6)
+    out = run(RewardModelLabeler(model=reward_model, conversation_column="messages", include_reasoning=True),
+              [{"messages": messages}])
+    inline = [bare[0], {"role": "assistant", "content": "<think>\nA greeting.\n</think>\n\nHello!"}]
+    assert out[0]["reward"] == pytest.approx(RewardScorer(reward_model).score([inline])[0][0], abs=1e-6)

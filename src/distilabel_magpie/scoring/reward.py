@@ -11,14 +11,16 @@ with its EOS. The score of a row is therefore the same whatever the batch size o
 
 import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Tuple
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr
 
+from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.reasoning import DEFAULT_TAGS, inline
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -191,6 +193,17 @@ def _conversation(row: dict, instruction_column: str, response: str) -> Conversa
     return [{"role": "user", "content": row[instruction_column]}, {"role": "assistant", "content": response}]
 
 
+def _scored_messages(messages: Sequence[dict], include_reasoning: bool, tags: Sequence[str]) -> Conversation:
+    """role/content only: a message's reasoning is left out, or with `include_reasoning` written in
+    front of its content (a reward model's own template could otherwise render a reasoning field)."""
+    out = []
+    for m in messages:
+        reasoning = next((m[k] for k in REASONING_FIELDS if m.get(k) is not None), None)
+        content = inline(reasoning, m["content"], tuple(tags)) if include_reasoning else m["content"]
+        out.append({"role": m["role"], "content": content})
+    return out
+
+
 class RewardModelLabeler(Step):
     """Scores responses with a Hugging Face sequence-classification reward model: one float per
     response, the same whatever the batch size or padding side.
@@ -201,6 +214,10 @@ class RewardModelLabeler(Step):
     `generations`) gives a list of scores per row. Rows with no response (`None`, e.g. skipped by
     the responder) get `None`. Inputs longer than `max_length` are truncated and flagged.
 
+    Reasoning models: the answer is scored without its reasoning (the `reasoning` column, or a
+    message's `reasoning_content`), as reward models are trained on answers; `include_reasoning`
+    scores it written in front of the answer (`<think>…</think>`) instead.
+
     Attributes:
         model: directory of the reward model (`AutoModelForSequenceClassification` + tokenizer).
         device / dtype / trust_remote_code / max_length / batch_size / input_format /
@@ -209,6 +226,9 @@ class RewardModelLabeler(Step):
         base_response_column: a base model's response to the same query; adds the reward
             difference r* - r_base (Magpie paper, section 4).
         output_column: name of the score column (`reward`; `ratings` for preference candidates).
+        include_reasoning: score the reasoning with the answer (off: the answer alone).
+        reasoning_column: the column holding each response's reasoning.
+        reasoning_tags: the tags the reasoning is written between when included.
 
     Runtime parameters:
         - `model`: directory or hub id of the reward model.
@@ -217,10 +237,13 @@ class RewardModelLabeler(Step):
         - `trust_remote_code`: allow the checkpoint's own code (off unless asked; ArmoRM needs it).
         - `max_length`: longest input in tokens (longer ones are truncated and flagged).
         - `batch_size`: sequences per forward pass.
+        - `include_reasoning`: score the reasoning with the answer.
 
     Input columns:
         - instruction (`str`): the query (`instruction_column`).
         - response (`str | list[str] | None`): the response(s) to score (`response_column`).
+        - reasoning (`str | list[str] | None`, optional): their reasoning (`reasoning_column`), read
+          only with `include_reasoning`.
         - messages (`list[dict]`, optional): the conversation, when `conversation_column` is set.
         - base_response (`str`, optional): when `base_response_column` is set.
 
@@ -283,6 +306,11 @@ class RewardModelLabeler(Step):
     conversation_column: Optional[str] = None
     base_response_column: Optional[str] = None
     output_column: str = "reward"
+    include_reasoning: RuntimeParameter[bool] = Field(
+        default=False, description="Score each answer with its reasoning written in front of it (default: the "
+        "answer alone, without the reasoning).")
+    reasoning_column: str = "reasoning"
+    reasoning_tags: Tuple[str, str] = DEFAULT_TAGS
 
     _scorer: Optional[RewardScorer] = PrivateAttr(default=None)
 
@@ -323,11 +351,14 @@ class RewardModelLabeler(Step):
         """What to score for one row: one conversation per response (None where there is none)."""
         if self.conversation_column:
             conv = row.get(self.conversation_column)
-            return [list(conv) if conv else None]
+            return [_scored_messages(conv, self.include_reasoning, self.reasoning_tags) if conv else None]
         value = row.get(self.response_column)
         responses = value if isinstance(value, list) else [value]
+        reasoning = row.get(self.reasoning_column) if self.include_reasoning else None
+        reasonings = reasoning if isinstance(reasoning, list) else [reasoning] * len(responses)
         return [None if not isinstance(r, str) or not r or row.get(self.instruction_column) is None
-                else _conversation(row, self.instruction_column, r) for r in responses]
+                else _conversation(row, self.instruction_column, inline(why, r, self.reasoning_tags))
+                for r, why in zip(responses, reasonings)]
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         require_columns(inputs, self.inputs, self.name)
