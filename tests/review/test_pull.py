@@ -118,3 +118,53 @@ def test_pull_refuses_a_dataset_of_another_kind_or_missing(review_server, datase
         pull(dataset_name, "preference")
     with pytest.raises(MagpieError, match="Argilla dataset 'no-such-dataset' not found"):
         pull("no-such-dataset", "sft")
+
+
+def test_reasoning_is_shown_in_its_own_field_and_pulled_back(review_server, client, dataset_name):
+    rows = [{"instruction": "2+2?", "response": "4", "reasoning": "Two and two make four."},
+            {"instruction": "Hi", "response": "Hello!", "reasoning": None}]
+    out = push(PushSFTToArgilla, dataset_name, rows)
+    assert [r["argilla_status"] for r in out] == ["created", "created"]
+    dataset = client.datasets(dataset_name)
+    assert [f.name for f in dataset.settings.fields] == ["instruction", "response", "reasoning"]
+    respond(client, dataset, {r["argilla_id"]: ("submitted", {"quality": 4, "verdict": "accept"}) for r in out})
+    pulled, _ = pull(dataset_name, "sft")
+    assert sorted((r["instruction"], r["reasoning"]) for r in pulled) == [
+        ("2+2?", "Two and two make four."), ("Hi", None)]
+
+
+def test_chat_reasoning_comes_back_on_its_assistant_turns(review_server, client, dataset_name):
+    chat = [{"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4", "reasoning_content": "Add."},
+            {"role": "user", "content": "times 3?"},
+            {"role": "assistant", "content": "13", "reasoning_content": "Multiply 4 by 3."}]
+    out = push(PushChatToArgilla, dataset_name, [{"messages": chat}])
+    respond(client, client.datasets(dataset_name),
+            {out[0]["argilla_id"]: ("submitted", {"quality": 2, "verdict": "accept", "corrected_response": "12"})})
+    pulled, _ = pull(dataset_name, "chat")
+    assert pulled[0]["messages"] == chat[:3] + [{"role": "assistant", "content": "12",
+                                                 "reasoning_content": "Multiply 4 by 3."}]
+
+
+def test_a_dataset_made_without_reasoning_refuses_reasoning_rows(review_server, dataset_name):
+    step = PushSFTToArgilla(dataset_name=dataset_name)
+    step.load()
+    next(step.process([{"instruction": "q", "response": "a"}]))
+    (later,) = next(step.process([{"instruction": "q2", "response": "a2", "reasoning": "r"}]))  # same run
+    assert later["argilla_status"] == "skipped" and "no reasoning field" in later["argilla_error"]
+    with pytest.raises(MagpieError, match="created from rows without reasoning"):  # another run
+        push(PushSFTToArgilla, dataset_name, [{"instruction": "q3", "response": "a3", "reasoning": "r"}])
+
+
+def test_layouts_with_a_reasoning_field_are_still_recognised(review_server):
+    from distilabel_magpie.errors import MagpieError
+    from distilabel_magpie.review.dataset_settings import build_settings, has_reasoning, kind_of
+
+    for kind in ("sft", "chat"):
+        settings = build_settings(kind, reasoning=True)
+        assert has_reasoning(settings) and kind_of(settings) == kind
+        field = next(f for f in settings.fields if f.name == "reasoning")
+        assert field.required is False
+        assert not has_reasoning(build_settings(kind))
+    with pytest.raises(MagpieError, match="no reasoning field"):
+        build_settings("preference", reasoning=True)

@@ -124,3 +124,35 @@ def test_preference_accepts_plain_strings_and_rejects_a_chosen_without_answer():
     assert record.suggestions[0][2] is None  # no scores, no confidence
     with pytest.raises(SkipRow, match="chosen does not end with an assistant message"):
         preference_record({"prompt": "q", "chosen": [{"role": "user", "content": "q"}], "rejected": "5"}, None, 1000)
+
+
+# -- reasoning ------------------------------------------------------------------------------------
+
+
+def test_sft_reasoning_gets_its_own_field_and_counts_in_the_id():
+    record = sft_record(dict(SFT, reasoning="Two and two."), None, 1000)
+    assert record.fields == {"instruction": "What is 2 + 2?", "response": "4", "reasoning": "Two and two."}
+    assert record.id == record_id("sft", record.fields) != sft_record(dict(SFT), None, 1000).id
+    assert "reasoning" not in sft_record(dict(SFT, reasoning=""), None, 1000).fields  # an empty think block
+    assert "reasoning" not in sft_record(dict(SFT, reasoning=None), None, 1000).fields
+    with pytest.raises(SkipRow, match="reasoning has 101 characters"):
+        sft_record(dict(SFT, reasoning="x" * 101), None, 100)
+
+
+def test_chat_reasoning_is_one_field_turn_by_turn_that_reads_back_exactly():
+    from distilabel_magpie.review.records import turn_reasoning_of
+
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello", "reasoning_content": "Greet.\n"},
+                {"role": "user", "content": "and?"}, {"role": "assistant", "content": "bye"},
+                {"role": "user", "content": "ok?"}, {"role": "assistant", "content": "ok", "thinking": ""}]
+    record = chat_record({"messages": messages}, None, 1000)
+    assert record.fields["messages"] == [{"role": m["role"], "content": m["content"]} for m in messages]
+    assert record.fields["reasoning"] == "[reasoning of assistant turn 1]\nGreet.\n\n\n[reasoning of assistant turn 3]\n"
+    assert turn_reasoning_of(record.fields["reasoning"]) == {1: "Greet.\n", 3: ""}
+    plain = chat_record({"messages": [{k: v for k, v in m.items() if k in ("role", "content")} for m in messages]},
+                        None, 1000)
+    assert "reasoning" not in plain.fields and plain.id == record_id("chat", plain.fields["messages"]) != record.id
+    tricky = [messages[0], {**messages[1], "reasoning_content": "a\n\n[reasoning of assistant turn 2]\nb"}]
+    with pytest.raises(SkipRow, match="cannot be shown exactly"):
+        chat_record({"messages": tricky}, None, 1000)
+

@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING, Optional
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.review.dataset_settings import build_settings, kind_of, settings_mismatch
+from distilabel_magpie.review.dataset_settings import build_settings, has_reasoning, kind_of, settings_mismatch
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -78,14 +78,17 @@ def get_dataset(client: "rg.Argilla", name: str, workspace: Optional[str] = None
 
 def ensure_dataset(
     client: "rg.Argilla", name: str, kind: str, workspace: Optional[str] = None,
-    vector_dimensions: Optional[int] = None,
+    vector_dimensions: Optional[int] = None, reasoning: bool = False,
 ) -> "rg.Dataset":
     """The dataset `name`, created with our layout for `kind` if missing; an existing one must have
-    a compatible layout (one-line error otherwise, nothing is logged into it)."""
+    a compatible layout (one-line error otherwise, nothing is logged into it). An existing dataset
+    with a reasoning field also takes rows without reasoning."""
     import argilla as rg
 
-    wanted = build_settings(kind, vector_dimensions)
+    wanted = build_settings(kind, vector_dimensions, reasoning)
     dataset = get_dataset(client, name, workspace)
+    if dataset is not None and not reasoning and has_reasoning(dataset.settings):
+        wanted = build_settings(kind, vector_dimensions, True)
     if dataset is None:
         if workspace is None and not list(client.workspaces):
             raise MagpieError("the Argilla server has no workspace: create one (the local review server has one)")
@@ -94,6 +97,9 @@ def ensure_dataset(
         except Exception as e:
             raise MagpieError(f"cannot create Argilla dataset {name!r}: {_one_line(e)}") from None
         return dataset
+    if reasoning and not has_reasoning(dataset.settings) and kind_of(dataset.settings) == kind:
+        raise MagpieError(f"Argilla dataset {name!r} was created from rows without reasoning and has no reasoning "
+                          "field: push rows with reasoning to another dataset name")
     problem = settings_mismatch(wanted, dataset.settings)
     if problem:
         found = kind_of(dataset.settings)

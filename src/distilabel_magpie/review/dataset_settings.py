@@ -4,7 +4,9 @@ One fixed layout per kind, so every push of that kind lands in a compatible data
 step knows what to read back. Judge tags (Magpie paper §4) get optional questions of their own so a
 reviewer can correct them; their labels are the judge's vocabulary. Texts are shown verbatim
 (`use_markdown=False`): the reviewer sees the exact string that goes into training, and HTML in a
-generated text stays inert text instead of being rendered.
+generated text stays inert text instead of being rendered. Rows of reasoning models add an
+optional `reasoning` field after the answer (the model's thinking, to read or skip), which the
+pull puts back.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ PREFERENCE_LABELS = {"response_1": "Response 1 is better", "response_2": "Respon
                      "tie": "Tie (no clear winner)"}
 VERDICT_LABELS = {"accept": "Accept", "reject": "Reject"}
 VECTOR_NAME = "embedding"
+REASONING_FIELD = "reasoning"  # optional field of sft and chat datasets
 
 GUIDELINES = {
     "sft": "Rate the response, then accept or reject the pair. Rewrite the response in *Corrected response* "
@@ -87,30 +90,35 @@ def _review_questions(rg, kind: str) -> list:
     return questions
 
 
-def _fields(rg, kind: str) -> list:
+def _fields(rg, kind: str, reasoning: bool = False) -> list:
+    thinking = [rg.TextField(name=REASONING_FIELD, title="Reasoning (the model's thinking before its answer)",
+                             use_markdown=False, required=False)] if reasoning else []
     if kind == "sft":
         return [rg.TextField(name="instruction", title="Instruction", use_markdown=False),
-                rg.TextField(name="response", title="Response", use_markdown=False)]
+                rg.TextField(name="response", title="Response", use_markdown=False), *thinking]
     if kind == "chat":
-        return [rg.ChatField(name="messages", title="Conversation", use_markdown=False)]
+        return [rg.ChatField(name="messages", title="Conversation", use_markdown=False), *thinking]
     return [rg.ChatField(name="prompt", title="Prompt", use_markdown=False),
             rg.TextField(name="response_1", title="Response 1", use_markdown=False),
             rg.TextField(name="response_2", title="Response 2", use_markdown=False)]
 
 
-def build_settings(kind: str, vector_dimensions: Optional[int] = None) -> "rg.Settings":
-    """The dataset settings for `kind`; a vector field when the rows carry embeddings."""
+def build_settings(kind: str, vector_dimensions: Optional[int] = None, reasoning: bool = False) -> "rg.Settings":
+    """The dataset settings for `kind`; a vector field when the rows carry embeddings, a reasoning
+    field (sft and chat) when they carry reasoning."""
     import argilla as rg
 
     if kind not in KINDS:
         raise MagpieError(f"unknown review kind {kind!r}: use one of {', '.join(KINDS)}")
+    if reasoning and kind == "preference":
+        raise MagpieError("preference review datasets have no reasoning field; push the answers without it")
     makers = {"terms": rg.TermsMetadataProperty, "float": rg.FloatMetadataProperty,
               "integer": rg.IntegerMetadataProperty}
     metadata = [makers[t](name=name, visible_for_annotators=name not in HIDDEN_METADATA)
                 for name, t in METADATA[kind].items()]
     vectors = [rg.VectorField(name=VECTOR_NAME, dimensions=vector_dimensions)] if vector_dimensions else []
     return rg.Settings(
-        guidelines=GUIDELINES[kind], fields=_fields(rg, kind), questions=_review_questions(rg, kind),
+        guidelines=GUIDELINES[kind], fields=_fields(rg, kind, reasoning), questions=_review_questions(rg, kind),
         metadata=metadata, vectors=vectors, allow_extra_metadata=False,
     )
 
@@ -151,9 +159,13 @@ def settings_mismatch(wanted: "rg.Settings", existing: "rg.Settings") -> Optiona
     return None
 
 
+def has_reasoning(settings: "rg.Settings") -> bool:
+    return any(f.name == REASONING_FIELD for f in settings.fields)
+
+
 def kind_of(settings: "rg.Settings") -> Optional[str]:
     """Which of our layouts a dataset has (None for a dataset this package did not create)."""
-    names = {f.name for f in settings.fields}
+    names = {f.name for f in settings.fields} - {REASONING_FIELD}
     for kind in KINDS:
         if names == {f.name for f in build_settings(kind).fields}:
             return kind

@@ -16,7 +16,8 @@ from distilabel.steps.base import GeneratorStep
 from pydantic import Field, PrivateAttr, SecretStr
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.review.dataset_settings import TAG_QUESTIONS, kind_of
+from distilabel_magpie.review.dataset_settings import REASONING_FIELD, TAG_QUESTIONS, kind_of
+from distilabel_magpie.review.records import turn_reasoning_of
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -26,7 +27,7 @@ PAGE = 500
 _TAG_COLUMNS = [f"review_{question}" for question, _ in TAG_QUESTIONS.values()]
 REVIEW_COLUMNS = ["review_quality", "review_edited", "review_reviewers", *_TAG_COLUMNS, "argilla_id"]
 OUTPUT_COLUMNS = {
-    "sft": ["instruction", "response", "review_verdict", *REVIEW_COLUMNS],
+    "sft": ["instruction", "response", "reasoning", "review_verdict", *REVIEW_COLUMNS],
     "chat": ["messages", "review_verdict", *REVIEW_COLUMNS],
     "preference": ["prompt", "chosen", "rejected", "review_agrees_with_reward", *REVIEW_COLUMNS],
 }
@@ -115,9 +116,17 @@ def _review(record: dict, kind: str, counts: PullCounts) -> Optional[dict]:
         return None
     row["review_verdict"] = "accept"
     if kind == "sft":
-        row.update(instruction=fields["instruction"], response=corrected or fields["response"])
+        row.update(instruction=fields["instruction"], response=corrected or fields["response"],
+                   reasoning=fields.get(REASONING_FIELD))
     else:
         messages = [dict(m) for m in fields["messages"]]
+        reasonings = turn_reasoning_of(fields.get(REASONING_FIELD))
+        turn = 0
+        for m in messages:
+            if m["role"] == "assistant":
+                turn += 1
+                if turn in reasonings:
+                    m["reasoning_content"] = reasonings[turn]
         if corrected:
             last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
             messages[last]["content"] = corrected
@@ -159,7 +168,9 @@ class LoadReviewedFromArgilla(GeneratorStep):
     Only records with a submitted review are yielded; pending, discarded, rejected and tied records
     are left out and counted (logged, and available as `counts`). A reviewer's corrected response
     replaces the response (SFT), the final assistant message (chat) or the chosen answer (DPO). The
-    reviewer's ratings become `review_*` columns.
+    reviewer's ratings become `review_*` columns. Reasoning comes back as it was pushed (the
+    `reasoning` column, or `reasoning_content` of the assistant messages), also next to a
+    corrected answer.
 
     Attributes:
         kind: the layout the dataset was pushed with: `sft`, `chat` or `preference` (checked).
@@ -174,8 +185,8 @@ class LoadReviewedFromArgilla(GeneratorStep):
         - `batch_size`: rows per batch.
 
     Output columns:
-        - instruction, response (`str`): for `kind="sft"`.
-        - messages (`list[dict]`): for `kind="chat"`.
+        - instruction, response (`str`), reasoning (`str | None`): for `kind="sft"`.
+        - messages (`list[dict]`): for `kind="chat"` (assistant reasoning in `reasoning_content`).
         - prompt, chosen, rejected (`list[dict]`): for `kind="preference"`, in TRL's DPO format.
         - review_verdict (`str`): `accept` (sft and chat).
         - review_agrees_with_reward (`bool | None`): whether the reviewers picked the reward

@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.review.connection import ArgillaUnavailable, connect, ensure_dataset
+from distilabel_magpie.review.dataset_settings import REASONING_FIELD, has_reasoning
 from distilabel_magpie.review.records import (
     BUILDERS,
     OPTIONAL,
@@ -114,9 +115,17 @@ class ArgillaReviewStep(Step):
         if self._uploader is not None:
             return
         dims = next((len(r.vector) for r in records if r.vector is not None), None)
-        self._dataset = ensure_dataset(self._client, self.dataset_name, self.kind, self.dataset_workspace, dims)
+        reasoning = any(REASONING_FIELD in r.fields for r in records)
+        self._dataset = ensure_dataset(self._client, self.dataset_name, self.kind, self.dataset_workspace, dims,
+                                       reasoning)
         self._uploader = RecordUploader(self._client, self._dataset, self.max_retries, self.retry_backoff,
                                         logger=self._logger)
+
+    def _fit_reasoning(self, record: ReviewRecord) -> Optional[str]:
+        """A reason to skip the record if its reasoning has no field in the dataset."""
+        if REASONING_FIELD in record.fields and not has_reasoning(self._dataset.settings):
+            return "the dataset has no reasoning field (it was created from rows without reasoning)"
+        return None
 
     def _fit_vector(self, record: ReviewRecord) -> Optional[str]:
         """A reason to skip the record if its embedding cannot go into the dataset's vector field."""
@@ -167,7 +176,7 @@ class ArgillaReviewStep(Step):
         if records:
             sendable = []
             for record, i in zip(records, positions):
-                problem = self._fit_vector(record)
+                problem = self._fit_reasoning(record) or self._fit_vector(record)
                 if problem:
                     rows[i].update(argilla_status="skipped", argilla_error=problem)
                     counts.add("skipped", problem)
@@ -215,6 +224,8 @@ class PushSFTToArgilla(ArgillaReviewStep):
     Input columns:
         - instruction (`str`): the query.
         - response (`str`): the answer (rows without one are skipped and counted).
+        - reasoning (`str`, optional): the model's reasoning before the answer, shown in a field of
+          its own (the dataset gets it when the first rows pushed carry reasoning).
         - model_name, template, system_prompt_key, language, instruction_status, response_status
           (`str`, optional): metadata.
         - quality, difficulty, task_category (`str`, optional): judge tags, suggested with
@@ -278,7 +289,8 @@ class PushChatToArgilla(ArgillaReviewStep):
           `retry_backoff`, `max_text_chars`: as in `PushSFTToArgilla`.
 
     Input columns:
-        - messages (`list[dict]`): the conversation as {role, content} messages (TRL/OpenAI format).
+        - messages (`list[dict]`): the conversation as {role, content} messages (TRL/OpenAI format);
+          assistant reasoning (`reasoning_content`) is shown in a `reasoning` field, turn by turn.
         - the optional metadata, judge-tag and embedding columns of `PushSFTToArgilla`.
 
     Output columns:

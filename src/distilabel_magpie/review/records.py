@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from distilabel_magpie.review.dataset_settings import METADATA, TAG_QUESTIONS
+from distilabel_magpie.chat_template import REASONING_FIELDS
+from distilabel_magpie.review.dataset_settings import METADATA, REASONING_FIELD, TAG_QUESTIONS
 
 # argilla-server's limits for chat messages (api/schemas/v1/chat.py)
 MAX_CHAT_MESSAGE_CHARS = 20000
@@ -30,7 +32,7 @@ PRODUCERS = {
 }
 REQUIRED = {"sft": ("instruction", "response"), "chat": ("messages",), "preference": ("prompt", "chosen", "rejected")}
 OPTIONAL = (
-    "instruction_status", "response_status", "model_name", "template", "system_prompt_key", "language",
+    "reasoning", "instruction_status", "response_status", "model_name", "template", "system_prompt_key", "language",
     "quality", "difficulty", "task_category", "quality_score", "difficulty_score", "task_category_score",
     "reward", "min_neighbor_distance", "repeat_count", "embedding", "judge_model", "reward_model",
 )
@@ -170,6 +172,47 @@ def _finish(kind: str, raw: dict) -> dict:
     return out
 
 
+# -- reasoning -------------------------------------------------------------------------------------
+
+# A conversation's reasoning in one text field: each assistant turn's under a header line.
+_TURN_HEADER = "[reasoning of assistant turn {}]"
+_TURN_LINE = re.compile(r"^\[reasoning of assistant turn (\d+)\]\n", re.MULTILINE)
+
+
+def turn_reasoning_text(reasonings: dict[int, str]) -> str:
+    return "\n\n".join(f"{_TURN_HEADER.format(turn)}\n{text}" for turn, text in sorted(reasonings.items()))
+
+
+def turn_reasoning_of(text: Optional[str]) -> dict[int, str]:
+    """Inverse of `turn_reasoning_text`: {assistant turn (1-based): reasoning}."""
+    if not text:
+        return {}
+    heads = list(_TURN_LINE.finditer(text))
+    out = {}
+    for i, head in enumerate(heads):
+        end = heads[i + 1].start() - 2 if i + 1 < len(heads) else len(text)
+        out[int(head.group(1))] = text[head.end(): end]
+    return out
+
+
+def _message_reasoning(message: dict) -> Optional[str]:
+    return next((message[k] for k in REASONING_FIELDS if isinstance(message.get(k), str)), None)
+
+
+def _chat_reasoning(value: Any, max_chars: int) -> Optional[str]:
+    """The reasoning field of a chat record, or None; refused when it would not read back exactly."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    assistants = [m for m in value if isinstance(m, dict) and m.get("role") == "assistant"]
+    reasonings = {turn: r for turn, m in enumerate(assistants, 1) if (r := _message_reasoning(m)) is not None}
+    if not reasonings:
+        return None
+    text = turn_reasoning_text(reasonings)
+    if turn_reasoning_of(text) != reasonings:
+        raise SkipRow("a reasoning holds a line like '[reasoning of assistant turn N]', so it cannot be shown exactly")
+    return clean_text(text, "reasoning", max_chars)
+
+
 # -- one builder per kind ---------------------------------------------------------------------------
 
 
@@ -181,9 +224,12 @@ def sft_record(row: dict, run_id: Optional[str], max_chars: int) -> ReviewRecord
     response = clean_text(row.get("response"), "response", max_chars)
     meta = {**_common_metadata(row), "run_id": run_id,
             "instruction_length": len(instruction), "response_length": len(response)}
+    content = {"instruction": instruction, "response": response}
+    reasoning = row.get("reasoning")
+    if isinstance(reasoning, str) and reasoning.strip():  # an empty think block is no reasoning to review
+        content[REASONING_FIELD] = clean_text(reasoning, "reasoning", max_chars)
     return ReviewRecord(
-        id=record_id("sft", {"instruction": instruction, "response": response}),
-        fields={"instruction": instruction, "response": response},
+        id=record_id("sft", content), fields=content,
         metadata=_finish("sft", meta), suggestions=_tag_suggestions(row), vector=_vector(row.get("embedding")),
     )
 
@@ -196,8 +242,10 @@ def chat_record(row: dict, run_id: Optional[str], max_chars: int) -> ReviewRecor
         raise SkipRow("messages need at least one user and one assistant turn")
     meta = {**_common_metadata(row), "run_id": run_id, "turns": len(users),
             "instruction_length": len(users[0]), "response_length": len(assistants[-1])}
+    reasoning = _chat_reasoning(row["messages"], max_chars)
+    fields = {"messages": messages, **({REASONING_FIELD: reasoning} if reasoning else {})}
     return ReviewRecord(
-        id=record_id("chat", messages), fields={"messages": messages},
+        id=record_id("chat", messages if not reasoning else fields), fields=fields,
         metadata=_finish("chat", meta), suggestions=_tag_suggestions(row), vector=_vector(row.get("embedding")),
     )
 
