@@ -32,3 +32,20 @@ def test_report_files(tmp_path, capsys):
 def test_report_on_a_folder_without_data(tmp_path):
     with pytest.raises(MagpieError, match="not found"):
         write_report(tmp_path)
+
+
+def test_reasoning_lengths_and_reasoning_truncated_are_counted():
+    rows = [
+        {"instruction": "2+2?", "instruction_status": "ok", "response": "4", "reasoning": "Add two and two.",
+         "response_status": "ok"},
+        {"instruction": "Prove it", "instruction_status": "ok", "response": None, "reasoning": "Let me" * 10,
+         "response_status": "reasoning_truncated"},
+        {"messages": [{"role": "user", "content": "Hi"},
+                      {"role": "assistant", "content": "Hello", "reasoning_content": "Greet."}],
+         "conversation_status": "ended_early", "failure_reason": "response_reasoning_truncated"},
+    ]
+    s = summarise(rows)
+    assert s["reasoning"] == {"with_reasoning": 3, "reasoning_truncated": 2,
+                              "reasoning_chars": {"mean": 27.3, "median": 16, "max": 60}}
+    assert s["response_status"]["reasoning_truncated"] == 1
+    assert "reasoning" not in summarise(ROWS)  # runs without reasoning: nothing added

@@ -53,7 +53,28 @@ def summarise(rows: list[dict]) -> dict:
         if lengths:
             summary[f"{column}_chars"] = {"mean": round(statistics.fmean(lengths), 1),
                                           "median": statistics.median(lengths), "max": max(lengths)}
+    reasoning = _reasoning(rows)
+    if reasoning:
+        summary["reasoning"] = reasoning
     return summary
+
+
+def _reasoning(rows: list[dict]) -> dict:
+    """Reasoning models: how long the reasoning is (answers and assistant turns that have one) and
+    how many answers ran out of tokens while still reasoning. Empty for runs without reasoning."""
+    texts = [r["reasoning"] for r in rows if isinstance(r.get("reasoning"), str)]
+    texts += [m["reasoning_content"] for r in rows for m in (r.get("messages") or [])
+              if isinstance(m, dict) and isinstance(m.get("reasoning_content"), str)]
+    truncated = sum(1 for r in rows if r.get("response_status") == "reasoning_truncated")
+    truncated += sum(1 for r in rows if r.get("failure_reason") == "response_reasoning_truncated")
+    if not texts and not truncated:
+        return {}
+    lengths = [len(t) for t in texts]
+    out: dict = {"with_reasoning": len(texts), "reasoning_truncated": truncated}
+    if lengths:
+        out["reasoning_chars"] = {"mean": round(statistics.fmean(lengths), 1), "median": statistics.median(lengths),
+                                  "max": max(lengths)}
+    return out
 
 
 def write_report(dataset_dir: str | Path) -> Path:
