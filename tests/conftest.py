@@ -81,3 +81,51 @@ def tiny_reasoning_model_dir(tmp_path_factory):
     prompt opens `<think>`), with `<think>` and `</think>` as tokens of their own."""
     return _tiny_model(tmp_path_factory.mktemp("tiny-reasoning"), FIXTURES["qwen3-4b-thinking-2507"]["chat_template"],
                        ("<think>", "</think>"))
+
+
+def _bigram_model(path: Path, chat_template: str, chain: dict, extra_tokens: tuple = ()) -> str:
+    """A tiny Llama whose weights are set by hand so that its next token depends only on the
+    current one: `chain` maps a token to its successor ("*": any other token's). Attention and MLP
+    outputs are zeroed, so the last hidden state is the current token's embedding (one direction
+    per chain token) and the LM head picks the successor by a margin no CPU's rounding can flip:
+    what it writes is known exactly, on every machine."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    _tiny_model(path, chat_template, extra_tokens)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = LlamaForCausalLM.from_pretrained(path)
+    ids = {t: tok.convert_tokens_to_ids(t) for pair in chain.items() for t in pair if t != "*"}
+    assert tok.unk_token_id not in ids.values() and None not in ids.values(), ids
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        emb, head = model.model.embed_tokens.weight, model.lm_head.weight
+        emb.zero_()
+        emb[:, 0] = 1.0  # every token but the chain's points along direction 0
+        head.zero_()
+        for k, (token, successor) in enumerate(chain.items()):
+            if token != "*":
+                emb[ids[token]] = 0.0
+                emb[ids[token], k + 1] = 1.0
+            head[ids[successor], 0 if token == "*" else k + 1] = 50.0
+    model.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def bigram_query_model_dir(tmp_path_factory):
+    """SmolLM2's template; after any prompt it writes the query 'Hi?' and ends the turn."""
+    return _bigram_model(tmp_path_factory.mktemp("bigram-query"), FIXTURES["smollm2-135m-instruct"]["chat_template"],
+                         {"*": "H", "H": "i", "i": "?", "?": "<|im_end|>"})
+
+
+@pytest.fixture(scope="session")
+def bigram_reasoning_model_dir(tmp_path_factory):
+    """Qwen3-4B-Thinking-2507's template (the prompt opens <think>); it writes 'Ok</think>Yes'
+    and ends the turn: reasoning 'Ok', answer 'Yes'."""
+    return _bigram_model(tmp_path_factory.mktemp("bigram-reasoning"),
+                         FIXTURES["qwen3-4b-thinking-2507"]["chat_template"],
+                         {"*": "O", "O": "k", "k": "</think>", "</think>": "Y", "Y": "e", "e": "s", "s": "<|im_end|>"},
+                         ("<think>", "</think>"))

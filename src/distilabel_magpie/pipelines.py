@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from distilabel.pipeline import Pipeline
 
@@ -125,10 +125,50 @@ def build_dpo_pipeline(
     return pipeline
 
 
+def build_reasoning_pipeline(
+    num_rows: int = 20,
+    query_model_path: str = "embedded",
+    answer_model_path: str = "embedded",
+    max_new_tokens: int = 2048,
+    output_dir: str = "data/magpie-reasoning",
+    seed: Optional[int] = 0,
+    query_llm: Any = None,
+    answer_llm: Any = None,
+) -> Pipeline:
+    """The Magpie-Reasoning recipe: instructions from one model, answers with their reasoning from
+    another (the Magpie authors took queries from an instruct model and answers from QwQ and
+    DeepSeek-R1 distills). Each step has its own engine: set its GGUF with
+    `--param magpie_sampler.llm.model_path=...` and `--param reasoning_responder.llm.model_path=...`,
+    or pass any engine as `query_llm` / `answer_llm` from Python. Both default to the embedded
+    SmolLM2, which does not reason (the run works, `reasoning` stays empty): give a reasoning model.
+
+    Queries as in the default pipeline (T=1.0, min_p 0.02, 128 tokens). Answers in the template's
+    default thinking mode (`reasoning_responder.thinking` switches a hybrid model), sampled at
+    T=0.6, top_p=0.95 (what the QwQ / R1 model cards advise: greedy reasoning loops), with
+    `max_new_tokens` for reasoning and answer together: an answer whose reasoning has not ended
+    within it is kept as `reasoning_truncated`, without answer. The answer engine's context
+    (n_ctx 4096) must hold the prompt and that budget. The two llama.cpp steps run in parallel
+    processes, so each gets one thread."""
+    from distilabel_magpie.generation import MagpieResponder, MagpieSampler
+
+    with Pipeline(name="magpie-reasoning", description="Magpie-Reasoning: queries from one model, answers with "
+                  "reasoning from another") as pipeline:
+        queries = MagpieSampler(
+            name="magpie_sampler", llm=query_llm or LlamaCppEngine(model_path=query_model_path, n_threads=1),
+            num_rows=num_rows, batch_size=10, max_new_tokens=128, min_p=0.02, seed=seed)
+        answers = MagpieResponder(
+            name="reasoning_responder",
+            llm=answer_llm or LlamaCppEngine(model_path=answer_model_path, n_threads=1, n_parallel=4, n_ctx=4096),
+            input_batch_size=10, temperature=0.6, top_p=0.95, max_new_tokens=max_new_tokens, seed=seed)
+        save = SaveDataset(name="save_dataset", output_dir=output_dir)
+        queries >> answers >> save
+    return pipeline
+
+
 def write_yamls(folder: str = "pipelines") -> None:
     """Regenerate `pipelines/*.yaml` from the builders above (tests check they are in sync)."""
     for name, build in (("magpie-sft", build_sft_pipeline), ("magpie-chat", build_chat_pipeline),
-                        ("magpie-dpo", build_dpo_pipeline)):
+                        ("magpie-dpo", build_dpo_pipeline), ("magpie-reasoning", build_reasoning_pipeline)):
         build().save(f"{folder}/{name}.yaml", format="yaml")
 
 
