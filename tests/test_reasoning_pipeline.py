@@ -37,8 +37,20 @@ def test_committed_yaml_is_the_dump_of_the_builder_and_loads_back():
     assert steps["reasoning_responder"]["llm"]["n_ctx"] == 4096
 
 
-def test_reasoning_pipeline_on_tiny_bigram_models(tmp_path, monkeypatch, bigram_query_model_dir,
-                                                  bigram_reasoning_model_dir):
+# distilabel forks a worker per step; torch in a forked child of a process that already ran torch
+# (as pytest has, by then) can crash, so the pipeline runs in a fresh interpreter.
+RUN = """
+import sys
+from distilabel_magpie.engines import TransformersEngine
+from distilabel_magpie.pipelines import build_reasoning_pipeline
+query, answer, out = sys.argv[1:]
+build_reasoning_pipeline(num_rows=2, max_new_tokens=32, output_dir=out,
+                         query_llm=TransformersEngine(model=query, device="cpu"),
+                         answer_llm=TransformersEngine(model=answer, device="cpu")).run(use_cache=False)
+"""
+
+
+def test_reasoning_pipeline_on_tiny_bigram_models(tmp_path, bigram_query_model_dir, bigram_reasoning_model_dir):
     """Both engines are tiny Llamas whose weights are set so what they write is known on every CPU:
     the query model writes 'Hi?', the answer model (Qwen3-Thinking-2507's template, whose prompt
     opens <think>) writes 'Ok</think>Yes'."""
@@ -48,13 +60,12 @@ def test_reasoning_pipeline_on_tiny_bigram_models(tmp_path, monkeypatch, bigram_
     from distilabel_magpie.engines import TransformersEngine
     from distilabel_magpie.report import summarise
 
-    monkeypatch.setenv("DISTILABEL_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "data"
-    pipeline = build_reasoning_pipeline(
-        num_rows=2, max_new_tokens=32, output_dir=str(out),
-        query_llm=TransformersEngine(model=bigram_query_model_dir, device="cpu"),
-        answer_llm=TransformersEngine(model=bigram_reasoning_model_dir, device="cpu"))
-    pipeline.run(use_cache=False)
+    env = {**os.environ, "DISTILABEL_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", RUN, bigram_query_model_dir, bigram_reasoning_model_dir, str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     assert [(r["instruction"], r["instruction_status"], r["response"], r["reasoning"], r["response_status"])
             for r in rows] == [("Hi?", "ok", "Yes", "Ok", "ok"), ("Hi?", "duplicate", None, None, "skipped")]

@@ -25,6 +25,7 @@ SWITCH_NAMES = ("enable_thinking", "thinking", "enable_reasoning")
 # Tag pairs, recognised by their closing tag in the template's source; the first is the default.
 TAGS = (("<think>", "</think>"), ("<thought>", "</thought>"))
 DEFAULT_TAGS = TAGS[0]
+TAG_STRINGS = frozenset(t for pair in TAGS for t in pair)
 
 
 @dataclass(frozen=True)

@@ -135,14 +135,14 @@ class MagpieTemplate:
             eos_token=self.eos_token,
             today=self.today,
             special_tokens=dict(self.special_tokens),
-            template_kwargs=self.kwargs if kwargs is None else kwargs,
+            template_kwargs=self.render_kwargs if kwargs is None else kwargs,
         )
 
     def _raw(self, messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
         return self._render([self._for_template(m) for m in messages], add_generation_prompt)
 
     @cached_property
-    def kwargs(self) -> dict:
+    def render_kwargs(self) -> dict:
         """The keyword arguments every rendering gets: `template_kwargs` plus the thinking switch."""
         kwargs = dict(self.template_kwargs)
         if self.thinking is not None:
@@ -200,13 +200,13 @@ class MagpieTemplate:
         """This template in a thinking mode ("on", "off"; None keeps the template's default).
         Refuses "on"/"off" for a template without a switch."""
         template = replace(self, thinking=R.check_mode(mode))
-        template.kwargs  # noqa: B018 -- raises now rather than at the first prompt
+        template.render_kwargs  # noqa: B018 -- raises now rather than at the first prompt
         return template
 
     @cached_property
     def thinking_switch(self) -> Optional[R.ThinkingSwitch]:
         """The keyword argument that switches this template's reasoning on and off, if any."""
-        base = {k: v for k, v in self.template_kwargs}
+        base = dict(self.template_kwargs)
 
         def prompt(extra: dict) -> str:
             try:
@@ -280,10 +280,9 @@ class MagpieTemplate:
         text = self.pre_query(system_prompt)
         wanted = system_prompt.strip()
         if wanted not in text:
-            raise MagpieError(
-                f"template {self.name!r} does not print this system prompt as given (it drops or rewrites it"
-                f"{'; /think and /no_think are switches for it: use thinking instead' if '/think' in wanted or '/no_think' in wanted else ''}"
-                f"): {_abridge(wanted)}; change the system prompt or leave it out")
+            flags = "; /think and /no_think are switches for it: use thinking" if re.search(r"/(no_)?think", wanted) else ""
+            raise MagpieError(f"template {self.name!r} does not print this system prompt as given (it drops or "
+                              f"rewrites it{flags}): {_abridge(wanted)}; change the system prompt or leave it out")
         outside = text.replace(wanted, " ", 1)
         for piece in (self.bos_token, self.structure.user_prefix):
             if piece:
@@ -389,7 +388,7 @@ class MagpieTemplate:
         for piece in (s.user_end, s.assistant_prefix, s.assistant_end, s.user_prefix):
             found += markers(piece)
         found += [self.eos_token or "", *self.extra_stop]
-        return _unique(t for t in found if t and t not in R.TAGS[0] + R.TAGS[1] + self.tags)
+        return _unique(t for t in found if t not in R.TAG_STRINGS and t not in self.tags)
 
     @property
     def query_stop(self) -> list[str]:
