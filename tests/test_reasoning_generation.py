@@ -107,6 +107,9 @@ class Scripted(CompletionEngine):
     def own_template(self, default_system=None):
         raise AssertionError("the tests name their template")
 
+    def context_length(self):
+        return None
+
 
 @pytest.fixture
 def load(monkeypatch):
