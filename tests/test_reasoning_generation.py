@@ -52,6 +52,7 @@ FORMATS = [
     ("gpt-oss", None, "<|channel|>analysis<|message|>User asks 2+2. Answer 4.<|end|><|start|>assistant"
      "<|channel|>final<|message|>2 + 2 = 4.", Answer("2 + 2 = 4.", "ok", "User asks 2+2. Answer 4.")),
     ("gpt-oss", None, "<|channel|>final<|message|>Hi!", Answer("Hi!", "ok", None)),
+    ("gpt-oss", None, "", Answer("", "empty", None)),
     ("gpt-oss", None, "<|channel|>analysis<|message|>We need to", Answer(None, "reasoning_truncated", "We need to")),
     ("gpt-oss", None, "<|channel|>analysis<|message|>Done.<|end|><|start|>assistant<|channel|>",
      Answer(None, "reasoning_truncated", "Done.")),
@@ -59,13 +60,13 @@ FORMATS = [
     ("gpt-oss", None, "<|channel|>analysis<|message|>R.<|end|><|start|>assistant<|channel|>final<|message|>A."
      "<|end|><|start|>user<|message|>Next?", Answer("A.", "ok", "R.")),  # a backend that ran past the turn
 ]
-LENGTH = {2, 4, 13, 14}  # indexes of FORMATS whose completion ran to the token limit
 
 
 @pytest.mark.parametrize("i", range(len(FORMATS)))
 def test_scripted_completion_of_each_family_is_split(i):
     name, thinking, text, expected = FORMATS[i]
-    completion = done(text, "length" if i in LENGTH else "stop")
+    # the truncated ones ran to the token limit; the others ended on their own
+    completion = done(text, "length" if expected.status in ("truncated", "reasoning_truncated") else "stop")
     assert clean_response(completion, preset(name, thinking)) == expected
 
 
@@ -187,11 +188,25 @@ def test_template_kwargs_reach_every_prompt(load):
     assert engine.calls[1][1].stop == ("<|return|>", "<|call|>", "<|end|><|start|>user<|message|>")
 
 
-def test_system_prompt_a_template_extends_is_logged_and_one_it_rewrites_is_refused(load, caplog):
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_system_prompt_a_template_extends_is_logged_and_one_it_rewrites_is_refused(load, monkeypatch):
     step = MagpieSampler(llm=LlamaCppEngine(), template="phi4-mini-reasoning", num_rows=1, system_prompt="Be brief.")
-    with caplog.at_level(logging.WARNING):
+    logger, seen = logging.getLogger(f"distilabel.step.{step.name}"), _Records()
+    monkeypatch.setattr(logger, "level", logging.WARNING)  # other tests quiet distilabel's step loggers
+    logger.addHandler(seen)
+    try:
         load(step)
-    assert "adds its own text to the system prompt: 'Your name is Phi" in caplog.text
+    finally:
+        logger.removeHandler(seen)
+    assert any("adds its own text to the system prompt: 'Your name is Phi" in m for m in seen.messages)
     step = MagpieSampler(llm=LlamaCppEngine(), template="smollm3", num_rows=1, system_prompt="/no_think Be brief.")
     with pytest.raises(MagpieError, match="does not print this system prompt as given"):
         load(step)

@@ -130,6 +130,8 @@ def split_harmony(text: str) -> Split:
     """analysis → reasoning, final → answer. Only `analysis` then `final` (or `final` alone) is
     accepted: tool calls, commentary and anything else are refused with the reason."""
     reasoning: Optional[str] = None
+    if not text:
+        return Split(None, "")
     if text.startswith(H_ANALYSIS):
         body = text[len(H_ANALYSIS):]
         end = body.find(H_END)
