@@ -63,7 +63,7 @@ def run_ours(model: str, rows: int, max_new: int, seed: int, batch: int, device:
     from distilabel_magpie.engines.transformers import TransformersEngine
 
     llm = TransformersEngine(model=model, device=device, torch_dtype="bfloat16", batch_size=batch)
-    return ours_rows(llm, rows, max_new, seed)
+    return ours_rows(llm, rows, max_new, seed, "ours_small")  # the default pipeline's sampling
 
 
 def run_engine(model: str, rows: int, max_new: int, seed: int, batch: int, device: str) -> tuple[list[dict], float]:
