@@ -28,30 +28,11 @@ def _template(args: argparse.Namespace) -> int:
     template = templates.resolve(args.source, default_system)
     info = template.describe(args.system_prompt)
     if args.tokens:
-        info["pre_query_token_ids"] = _token_ids(args.source, info["pre_query"])
+        from distilabel_magpie.engines.tokenizers import token_ids
+
+        info["pre_query_token_ids"] = token_ids(args.source, info["pre_query"])
     print(json.dumps(info, indent=2, ensure_ascii=False))
     return 0
-
-
-def _token_ids(source: str, text: str) -> list[int]:
-    """Token ids as our engines send them (special tokens parsed, none added)."""
-    if source.endswith(".gguf"):
-        import llama_cpp
-        from llama_cpp._internals import LlamaModel
-        from llama_cpp._logger import set_verbose
-
-        set_verbose(False)
-        params = llama_cpp.llama_model_default_params()
-        params.vocab_only = True
-        model = LlamaModel(path_model=source, params=params, verbose=False)
-        try:
-            return model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        finally:
-            model.close()
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def _report(args: argparse.Namespace) -> int:
