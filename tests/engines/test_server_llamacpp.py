@@ -40,6 +40,7 @@ def test_server_is_detected_and_its_template_comes_from_the_served_gguf(engine, 
     runner = engine.runner
     assert runner.dialect.name == "llama-cpp-python" and not runner.sends_ids
     assert runner.added == []  # SmolLM2's GGUF says add_bos_token=false: the server adds nothing
+    assert runner.http.max_concurrency == 2  # it decodes one request at a time: one running, one waiting
     assert engine.own_template().name == llamacpp_engine.own_template().name == "smollm2"
     assert engine.own_template().pre_query() == llamacpp_engine.own_template().pre_query()
 

@@ -97,14 +97,14 @@ def test_llama_server_standin_template_from_props_ids_and_n_as_seeded_requests(v
     from conftest import FIXTURES
 
     props = {"chat_template": FIXTURES["smollm2-135m-instruct"]["chat_template"], "bos_token": "<|im_start|>",
-             "eos_token": "<|im_end|>"}
+             "eos_token": "<|im_end|>", "total_slots": 3}
     with StandIn("llama.cpp", vocab, lambda ids, body, i: ("Why is the sky blue?", "stop"), props=props) as server:
         llm = engine(server.url)  # no template given: read from /props
-        template, kind = llm.own_template(), llm.runner.dialect.name
+        template, kind, in_flight = llm.own_template(), llm.runner.dialect.name, llm.runner.http.max_concurrency
         params = SamplingParams(max_new_tokens=16, n=2, seed=1, repetition_penalty=1.2)
         (samples,) = llm.complete([template.pre_query()], params)
         llm.unload()
-    assert kind == "llama.cpp" and template.name == "smollm2"
+    assert kind == "llama.cpp" and template.name == "smollm2" and in_flight == 6  # two per decoding slot
     bodies = server.completions()
     assert len(bodies) == 2 and len(samples) == 2  # llama-server refuses n > 1: one request per sample
     assert sorted(b["seed"] for b in bodies) == sorted(params.sample_seed(0, i) for i in range(2))

@@ -104,8 +104,15 @@ class HttpClient:
         self._client = httpx.AsyncClient(
             headers=headers, timeout=httpx.Timeout(policy.timeout, connect=min(10.0, policy.timeout)),
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency))
+        self.max_concurrency = max_concurrency
         self._slots = asyncio.Semaphore(max_concurrency)
         self.retries = 0  # retried attempts, for logs and tests
+
+    def narrow(self, n: int) -> None:
+        """At most `n` requests in flight from now on (call while none is)."""
+        if n < self.max_concurrency:
+            self.max_concurrency = n
+            self._slots = asyncio.Semaphore(n)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -66,7 +66,9 @@ class CompletionServerEngine(CompletionLLM):
             `tgi`, `openai` (plain OpenAI fields, text prompts).
         api_key_env: name of the environment variable holding the API key (the key itself is
             never stored in the pipeline).
-        max_concurrency: requests in flight.
+        max_concurrency: requests in flight; for llama.cpp servers, which decode one request
+            (llama-cpp-python) or `total_slots` requests (llama-server) at a time, at most two per
+            slot, so requests wait here rather than in the server's queue against `timeout`.
         timeout: seconds one request may take.
         max_retries / max_retry_wait: most retries of one request, and most seconds spent
             retrying it, before the run stops with an error.

@@ -84,12 +84,17 @@ class ServerRunner:
             self.info = self.info or await self._get_json("/info")
             self.max_stop = (self.info or {}).get("max_stop_sequences", 4)
         await self._probe()
+        # Servers that decode a few requests at a time: more in flight would only queue there,
+        # against the request timeout. Keep one waiting per slot so the server never idles.
+        slots = {LLAMA_CPP_PYTHON: 1, LLAMA_SERVER: (self.props or {}).get("total_slots")}.get(self.dialect)
+        if isinstance(slots, int) and slots > 0:
+            self.http.narrow(2 * slots)
         if self.dialect.tokenize in ("llama-cpp-python", "tgi"):  # their tokenizers add what prompts get
             self.added = _lcp(await self._server_tokens("a"), await self._server_tokens("Z"))
         elif self.dialect.token_prompts and self.can_tokenize:
             self.added = []  # token ids go in as they are
         logger.info(f"{self.base_url}: {self.dialect.name} server, model {self.model!r}, prompts as "
-                    f"{'token ids' if self.sends_ids else 'text'}")
+                    f"{'token ids' if self.sends_ids else 'text'}, {self.http.max_concurrency} requests in flight")
 
     async def _get_json(self, path: str) -> Optional[dict]:
         try:
