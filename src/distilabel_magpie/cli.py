@@ -31,7 +31,9 @@ def _template(args: argparse.Namespace) -> int:
     template = template.with_thinking(args.thinking)
     info = template.describe(args.system_prompt)
     if args.tokens:
-        info["pre_query_token_ids"] = _token_ids(args.source, info["pre_query"])
+        from distilabel_magpie.engines.tokenizers import token_ids
+
+        info["pre_query_token_ids"] = token_ids(args.source, info["pre_query"])
     print(json.dumps(info, indent=2, ensure_ascii=False))
     return 0
 
@@ -45,36 +47,6 @@ def _json_object(text: str) -> dict:
     if not isinstance(value, dict):
         raise MagpieError(f"--template-kwargs must be a JSON object, got {type(value).__name__}")
     return value
-
-
-def _token_ids(source: str, text: str) -> list[int]:
-    """Token ids as our engines send them (special tokens parsed, none added)."""
-    if source.endswith(".gguf"):
-        import llama_cpp
-        from llama_cpp._internals import LlamaModel
-        from llama_cpp._logger import set_verbose
-
-        set_verbose(False)
-        params = llama_cpp.llama_model_default_params()
-        params.vocab_only = True
-        model = LlamaModel(path_model=source, params=params, verbose=False)
-        try:
-            return model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        finally:
-            model.close()
-    from pathlib import Path
-
-    folder = Path(source).parent if Path(source).is_file() else Path(source)
-    if not folder.is_dir():
-        raise MagpieError(f"--tokens needs a .gguf file or a tokenizer directory; {source} is neither")
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
-    except Exception as e:  # noqa: BLE001 - transformers raises many kinds for a folder without a tokenizer
-        raise MagpieError(f"--tokens: no tokenizer could be loaded from {folder} ({type(e).__name__}); it needs the "
-                          "tokenizer files (tokenizer.json or tokenizer.model), not only tokenizer_config.json") from None
 
 
 def _report(args: argparse.Namespace) -> int:

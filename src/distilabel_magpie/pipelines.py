@@ -1,12 +1,19 @@
-"""The default pipelines, built in Python (the YAML files in `pipelines/` are their dumps)."""
+"""The default pipelines, built in Python (the YAML files in `pipelines/` are their dumps).
+
+Each builder takes the engine (`llm`) its generation steps use: by default llama.cpp on a GGUF
+file; the `*-server.yaml` dumps use `CompletionServerEngine` (vLLM, SGLang, TGI, llama.cpp
+servers). Steps that run in parallel processes get their own copy of it.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
+from distilabel.models.llms.base import LLM
 from distilabel.pipeline import Pipeline
 
 from distilabel_magpie.engines.llamacpp import LlamaCppEngine
+from distilabel_magpie.engines.server import CompletionServerEngine
 from distilabel_magpie.generation import MagpieMultiTurn, MagpieSFTGenerator
 from distilabel_magpie.save import SaveDataset
 
@@ -15,13 +22,20 @@ from distilabel_magpie.save import SaveDataset
 BRIEF_ANSWERS = "You are a helpful assistant. Answer in a few sentences."
 
 
+def _copy(llm: LLM) -> LLM:
+    return llm.model_copy(deep=True)
+
+
 def build_sft_pipeline(
     num_rows: int = 100,
     model_path: str = "embedded",
     output_dir: str = "data/magpie-sft",
     seed: Optional[int] = 0,
+    llm: Optional[LLM] = None,
+    batch_size: int = 25,
 ) -> Pipeline:
-    """Single-turn SFT data on a GGUF model (default: the embedded SmolLM2-135M-Instruct).
+    """Single-turn SFT data, by default on a GGUF model (the embedded SmolLM2-135M-Instruct);
+    `llm` replaces the engine (e.g. `CompletionServerEngine` for a vLLM server).
 
     One step samples queries and answers them with the same loaded model (two llama.cpp steps
     would compete for the same cores). Queries: T=1.0, top_p=1.0 (paper), up to 128 tokens,
@@ -40,9 +54,9 @@ def build_sft_pipeline(
     with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
         generate = MagpieSFTGenerator(
             name="magpie_sft",
-            llm=LlamaCppEngine(model_path=model_path),
+            llm=llm or LlamaCppEngine(model_path=model_path),
             num_rows=num_rows,
-            batch_size=25,
+            batch_size=batch_size,
             max_new_tokens=128,
             min_p=0.02,
             response_max_new_tokens=256,
@@ -61,28 +75,30 @@ def build_chat_pipeline(
     model_path: str = "embedded",
     output_dir: str = "data/magpie-chat",
     seed: Optional[int] = 0,
+    llm: Optional[LLM] = None,
 ) -> Pipeline:
     """Multi-turn SFT data (`messages` column): first turns from `MagpieSFTGenerator`, then
     `n_turns` more with `MagpieMultiTurn`. A failed answer ends a conversation, so the answers
     suit SmolLM2-135M: up to 768 tokens (they often pass 256), sampled at T=0.7, top_p=0.9 with a
     repetition penalty of 1.1. Measured on 32 queries, answers that end on their own: 29 of 32,
     against 20 without the penalty and 14 greedily (which loops). The two steps run in parallel
-    processes, so each llama.cpp engine gets one thread (two threads each on a 2-core machine
-    make their spin-waiting thread pools fight)."""
+    processes, so each default llama.cpp engine gets one thread (two threads each on a 2-core
+    machine make their spin-waiting thread pools fight); `llm` replaces both engines."""
     # Every turn, first or later, is sampled the same way.
     turn = dict(max_new_tokens=128, response_max_new_tokens=768, response_temperature=0.7, response_top_p=0.9,
                 response_repetition_penalty=1.1, seed=seed)
+    llm = llm or LlamaCppEngine(model_path=model_path, n_threads=1)
     with Pipeline(name="magpie-chat", description="Magpie multi-turn SFT data") as pipeline:
         first = MagpieSFTGenerator(
             name="magpie_first_turn",
-            llm=LlamaCppEngine(model_path=model_path, n_threads=1),
+            llm=llm,
             num_rows=num_rows,
             batch_size=10,
             **turn,
         )
         extend = MagpieMultiTurn(
             name="magpie_multi_turn",
-            llm=LlamaCppEngine(model_path=model_path, n_threads=1),
+            llm=_copy(llm),
             n_turns=n_turns,
             input_batch_size=10,
             **turn,
@@ -100,22 +116,25 @@ def build_dpo_pipeline(
     max_new_tokens: int = 256,
     output_dir: str = "data/magpie-dpo",
     seed: Optional[int] = 0,
+    llm: Optional[LLM] = None,
 ) -> Pipeline:
     """Magpie-PO: queries from `MagpieSampler`, k answers per query in one engine call (T=0.8,
     one shared prefill), scored by a reward model; best = chosen, worst = rejected (TRL's DPO
-    format). The two llama.cpp steps run in parallel processes, so each gets one thread.
-    On a CPU pass a small reward model: `--param score_candidates.model=/path/to/reward`."""
+    format). The two generation steps run in parallel processes, so each default llama.cpp
+    engine gets one thread; `llm` replaces both engines. On a CPU pass a small reward model:
+    `--param score_candidates.model=/path/to/reward`."""
     from distilabel_magpie.curation import PreferencePairs, SampleCandidates
     from distilabel_magpie.generation import MagpieSampler
     from distilabel_magpie.scoring import RewardModelLabeler
 
+    llm = llm or LlamaCppEngine(model_path=model_path, n_threads=1)
     with Pipeline(name="magpie-dpo", description="Magpie-PO preference pairs (k samples, reward model, "
                   "chosen = best, rejected = worst)") as pipeline:
         queries = MagpieSampler(
-            name="magpie_sampler", llm=LlamaCppEngine(model_path=model_path, n_threads=1), num_rows=num_rows,
+            name="magpie_sampler", llm=llm, num_rows=num_rows,
             batch_size=10, max_new_tokens=128, early_stop_newline=True, seed=seed)
         candidates = SampleCandidates(
-            name="sample_candidates", llm=LlamaCppEngine(model_path=model_path, n_threads=1),
+            name="sample_candidates", llm=_copy(llm),
             num_candidates=num_candidates, temperature=0.8, max_new_tokens=max_new_tokens, input_batch_size=10)
         score = RewardModelLabeler(
             name="score_candidates", model=reward_model, response_column="generations", output_column="ratings")
@@ -165,10 +184,28 @@ def build_reasoning_pipeline(
     return pipeline
 
 
+def server_engine() -> CompletionServerEngine:
+    """The engine of the `*-server.yaml` pipelines; set `--param STEP.llm.base_url=http://HOST:PORT/v1`."""
+    return CompletionServerEngine(base_url="http://127.0.0.1:8000/v1")
+
+
+# name of the YAML in pipelines/ -> its builder
+PIPELINES = {
+    "magpie-sft": build_sft_pipeline,
+    "magpie-chat": build_chat_pipeline,
+    "magpie-dpo": build_dpo_pipeline,
+    "magpie-reasoning": build_reasoning_pipeline,
+    # a GPU server takes many requests at once: bigger batches keep it busy
+    "magpie-sft-server": lambda: build_sft_pipeline(llm=server_engine(), output_dir="data/magpie-sft-server",
+                                                    batch_size=64),
+    "magpie-chat-server": lambda: build_chat_pipeline(llm=server_engine(), output_dir="data/magpie-chat-server"),
+    "magpie-dpo-server": lambda: build_dpo_pipeline(llm=server_engine(), output_dir="data/magpie-dpo-server"),
+}
+
+
 def write_yamls(folder: str = "pipelines") -> None:
     """Regenerate `pipelines/*.yaml` from the builders above (tests check they are in sync)."""
-    for name, build in (("magpie-sft", build_sft_pipeline), ("magpie-chat", build_chat_pipeline),
-                        ("magpie-dpo", build_dpo_pipeline), ("magpie-reasoning", build_reasoning_pipeline)):
+    for name, build in PIPELINES.items():
         build().save(f"{folder}/{name}.yaml", format="yaml")
 
 

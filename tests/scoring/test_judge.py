@@ -6,7 +6,8 @@ from distilabel_magpie.engines import LlamaCppEngine
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.models import embedded_model_path
 from distilabel_magpie.scoring import MagpieJudge
-from distilabel_magpie.scoring.judge import SCHEMAS, grammar_for
+from distilabel_magpie.engines.structured import gbnf_for_schema
+from distilabel_magpie.scoring.judge import SCHEMAS, schema_for
 from distilabel_magpie.scoring.parsing import QUALITY_LEVELS
 
 ROWS = [{"instruction": "How do I boil an egg?", "instruction_status": "ok"},
@@ -46,12 +47,14 @@ def test_garbage_from_the_judge_is_flagged_and_counted(llm):
     assert "2/2 (100.0%)" in step.summary()
 
 
-def test_grammars_are_built_from_the_schemas():
+def test_grammars_are_built_from_the_schemas_in_the_judges_order():
     for tag, schema in SCHEMAS.items():
-        grammar = grammar_for(tag)
+        grammar = gbnf_for_schema(schema_for(tag))
         assert grammar.count("root ::=") == 1
         for key in schema["properties"]:
             assert f'\\"{key}\\"' in grammar
+    root = next(line for line in gbnf_for_schema(schema_for("quality")).splitlines() if line.startswith("root"))
+    assert root.index("input-quality") < root.index("explanation")  # the rating first, not alphabetical
 
 
 def test_missing_instruction_column_is_a_one_line_error(llm):

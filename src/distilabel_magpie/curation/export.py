@@ -10,9 +10,10 @@ Alpaca have no such field: inline by default."""
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, List, Literal, Optional, Sequence
 
 from distilabel.steps.base import Step, StepInput
+from pydantic import Field
 
 from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.curation.base import DropCounter
@@ -135,7 +136,8 @@ class FormatSFT(DropCounter, Step):
 
     format: Literal["messages", "sharegpt", "alpaca"] = "messages"
     reasoning_format: Optional[Literal["field", "inline", "drop"]] = None
-    reasoning_tags: Tuple[str, str] = DEFAULT_TAGS
+    # A list, not a tuple: YAML dumps of tuples need a Python-specific tag that safe loaders refuse.
+    reasoning_tags: List[str] = Field(default_factory=lambda: list(DEFAULT_TAGS), min_length=2, max_length=2)
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)

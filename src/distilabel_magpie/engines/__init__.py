@@ -1,8 +1,9 @@
 """The one place that knows backends: exact prompt string in, raw completion out.
 
-Our engines (`LlamaCppEngine`, `TransformersEngine`, `VLLMEngine`) are distilabel `LLM`s; steps
-also accept distilabel's own `LlamaCppLLM`, `TransformersLLM` and `vLLM`, driven through the
-same code on their loaded models. Chat-only LLMs are refused: Magpie needs raw completions.
+Our engines (`LlamaCppEngine`, `TransformersEngine`, `VLLMEngine`, `CompletionServerEngine`) are
+distilabel `LLM`s; steps also accept distilabel's own `LlamaCppLLM`, `TransformersLLM` and `vLLM`,
+driven through the same code on their loaded models, and `ClientvLLM`, driven through the server
+engine on its `base_url`. Chat-only LLMs are refused: Magpie needs raw completions.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from distilabel_magpie.engines.base import (
 from distilabel_magpie.errors import MagpieError
 
 SUPPORTED = (
-    "distilabel_magpie.engines.LlamaCppEngine, TransformersEngine, VLLMEngine, "
-    "or distilabel's LlamaCppLLM, TransformersLLM, vLLM"
+    "distilabel_magpie.engines.LlamaCppEngine, TransformersEngine, VLLMEngine, CompletionServerEngine, "
+    "or distilabel's LlamaCppLLM, TransformersLLM, vLLM, ClientvLLM"
 )
 
 # distilabel class name -> (module of our adapter, adapter class)
@@ -28,6 +29,7 @@ _ADAPTERS = {
     "LlamaCppLLM": ("distilabel_magpie.engines.llamacpp", "LlamaCppLLMAdapter"),
     "TransformersLLM": ("distilabel_magpie.engines.transformers", "TransformersLLMAdapter"),
     "vLLM": ("distilabel_magpie.engines.vllm", "VLLMAdapter"),
+    "ClientvLLM": ("distilabel_magpie.engines.server", "ClientvLLMAdapter"),
 }
 
 
@@ -57,6 +59,7 @@ def __getattr__(name: str):  # lazy: importing a backend pulls its heavy depende
         "LlamaCppEngine": "distilabel_magpie.engines.llamacpp",
         "TransformersEngine": "distilabel_magpie.engines.transformers",
         "VLLMEngine": "distilabel_magpie.engines.vllm",
+        "CompletionServerEngine": "distilabel_magpie.engines.server",
     }
     if name in lazy:
         import importlib
@@ -76,4 +79,5 @@ __all__ = [
     "LlamaCppEngine",
     "TransformersEngine",
     "VLLMEngine",
+    "CompletionServerEngine",
 ]

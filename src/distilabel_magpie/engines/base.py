@@ -27,7 +27,8 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     n: int = 1
     seed: Optional[int] = None
-    grammar: Optional[str] = None  # GBNF constraining the output (backends that support it)
+    grammar: Optional[str] = None  # GBNF constraining the output (llama.cpp backends)
+    json_schema: Optional[str] = None  # a JSON schema (as JSON text) the output must follow, where supported
     repetition_ngram: int = 0  # > 0: a sample is in a loop once a run of this many tokens comes a third time
     repetition_penalty: float = 1.0  # > 1 discourages repeating recent tokens (each backend's own rule)
 
@@ -158,4 +159,5 @@ class CompletionEngine(ABC):
         """The model's own chat template (from its tokenizer or GGUF metadata)."""
 
     def supports_grammar(self) -> bool:
+        """Whether outputs can be constrained (`SamplingParams.json_schema`, and GBNF on llama.cpp)."""
         return False

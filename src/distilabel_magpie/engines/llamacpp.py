@@ -26,6 +26,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel_magpie.engines.base import (
     Completion, CompletionEngine, ProgressCallback, RepetitionGuard, SamplingParams, find_stop)
 from distilabel_magpie.engines.llm import CompletionLLM
+from distilabel_magpie.engines.structured import gbnf_for_schema
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.models import embedded_model_path
 from distilabel_magpie.templates import MagpieTemplate, from_gguf
@@ -130,8 +131,9 @@ class LlamaCppRunner:
     def _sampler(self, params: SamplingParams, seed: int):
         lib = self._lib
         chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if params.grammar:
-            grammar = lib.llama_sampler_init_grammar(self.vocab, params.grammar.encode("utf-8"), b"root")
+        gbnf = params.grammar or (gbnf_for_schema(params.json_schema) if params.json_schema else None)
+        if gbnf:
+            grammar = lib.llama_sampler_init_grammar(self.vocab, gbnf.encode("utf-8"), b"root")
             if not grammar:
                 lib.llama_sampler_free(chain)
                 raise MagpieError("llama.cpp rejected the grammar (GBNF with a 'root' rule expected)")

@@ -55,7 +55,7 @@ class TransformersRunner:
                  progress: Optional[ProgressCallback] = None) -> list[list[Completion]]:
         import torch
 
-        if params.grammar:
+        if params.grammar or params.json_schema:
             raise MagpieError("the transformers engine does not support grammars; use LlamaCppEngine")
         results: list[list[Completion]] = []
         done, generated = 0, 0

@@ -28,8 +28,8 @@ class VLLMRunner:
                  progress: Optional[ProgressCallback] = None) -> list[list[Completion]]:
         from vllm import SamplingParams as VllmSamplingParams
 
-        if params.grammar:
-            raise MagpieError("grammars are only supported by LlamaCppEngine")
+        if params.grammar or params.json_schema:
+            raise MagpieError("grammars are only supported by LlamaCppEngine and CompletionServerEngine")
         sampling = VllmSamplingParams(
             n=params.n, temperature=max(params.temperature, 0.0), top_p=params.top_p,
             top_k=params.top_k if params.top_k > 0 else -1, min_p=params.min_p, max_tokens=params.max_new_tokens,

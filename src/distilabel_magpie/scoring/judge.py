@@ -1,8 +1,9 @@
 """LLM judge tags (Magpie paper §3 / DESIGN §1.4): input quality, difficulty (with intent and the
 knowledge needed) and task category, one short prompt per tag so that small judges cope.
 
-Raw-completion backends are constrained with a GBNF grammar built from each tag's JSON schema
-(llama.cpp), so the output is JSON by construction; other LLMs (chat APIs) go through
+Raw-completion backends that can constrain output (llama.cpp, and completion servers that take a
+JSON schema) get each tag's JSON schema, so the output is JSON by construction; the engine turns
+it into what its backend takes (a GBNF grammar for llama.cpp). Other LLMs (chat APIs) go through
 distilabel's `generate` and the tolerant parser. Rows whose judgement still cannot be parsed keep
 `None` in that tag's columns, `judge_status="failed"` and the reason in `judge_error`; the step
 logs the parse-failure rate.
@@ -78,7 +79,7 @@ SCHEMAS: dict[str, dict] = {
         "other_tags": {"type": "array", "items": {"type": "string", "enum": list(TASK_CATEGORIES)},
                        "maxItems": 3}}, "required": ["primary_tag", "other_tags"]},
 }
-# Property order of the grammar (rating first for quality: a short answer fits any token limit).
+# Property order of the output (rating first for quality: a short answer fits any token limit).
 _ORDER = {"quality": ["input_quality", "explanation"], "difficulty": ["intent", "knowledge", "difficulty"],
           "task_category": ["primary_tag", "other_tags"]}
 PARSERS: dict[str, Callable[[str], tuple[Optional[dict], Optional[str]]]] = {
@@ -91,11 +92,11 @@ COLUMNS: dict[str, list[str]] = {
 
 
 @lru_cache(maxsize=None)
-def grammar_for(tag: str) -> str:
-    """GBNF for a tag's JSON schema (llama.cpp's converter)."""
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    return json_schema_to_gbnf(json.dumps(SCHEMAS[tag]), _ORDER[tag])
+def schema_for(tag: str) -> str:
+    """A tag's JSON schema as JSON text, its properties in the order the judge writes them."""
+    schema = dict(SCHEMAS[tag])
+    schema["properties"] = {name: SCHEMAS[tag]["properties"][name] for name in _ORDER[tag]}
+    return json.dumps(schema)
 
 
 class MagpieJudge(Task):
@@ -103,8 +104,9 @@ class MagpieJudge(Task):
     task category, using the Magpie paper's label sets and our own short prompts.
 
     With a raw-completion LLM (our engines, distilabel's LlamaCppLLM/TransformersLLM/vLLM) each tag's
-    prompt is rendered with the judge's chat template and, when the backend supports grammars
-    (llama.cpp) and `use_grammar` is on, constrained to the tag's JSON schema. Chat-only LLMs are
+    prompt is rendered with the judge's chat template and, when the backend can constrain output
+    (llama.cpp, vLLM, SGLang, llama.cpp servers) and `use_grammar` is on, constrained to the tag's
+    JSON schema. Chat-only LLMs are
     called through distilabel's `generate`. Outputs are parsed tolerantly (code fences, single
     quotes, trailing commas, cut-off objects, label case). Rows that still fail keep `None` and a
     reason; rows whose `instruction_status` is not `ok` are skipped.
@@ -112,12 +114,12 @@ class MagpieJudge(Task):
     Attributes:
         llm: the judge.
         tags: which judgements to make (default all three).
-        use_grammar: constrain the output with a JSON-schema grammar where the backend allows.
+        use_grammar: constrain the output to the tag's JSON schema where the backend allows.
         template: judge's chat template: "auto" (its own) or a preset name / path.
         max_new_tokens / temperature / seed: judge sampling (default greedy).
 
     Runtime parameters:
-        - `use_grammar`: constrain outputs to the tag's JSON schema (llama.cpp).
+        - `use_grammar`: constrain outputs to the tag's JSON schema (where the backend allows).
         - `max_new_tokens`: token limit of one judgement.
         - `temperature`: judge sampling temperature (0 = greedy).
         - `seed`: sampling seed.
@@ -227,9 +229,9 @@ class MagpieJudge(Task):
         if self._engine is None:  # chat-only LLM: distilabel's interface, tolerant parsing only
             outputs = self.llm.generate_outputs(inputs=chats, num_generations=1, **self.llm.generation_kwargs)
             return [(o.get("generations") or [None])[0] or "" for o in outputs]
-        grammar = grammar_for(tag) if self.use_grammar and self._engine.supports_grammar() else None
+        schema = schema_for(tag) if self.use_grammar and self._engine.supports_grammar() else None
         params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                stop=tuple(self._chat_template.response_stop), seed=self.seed, grammar=grammar)
+                                stop=tuple(self._chat_template.response_stop), seed=self.seed, json_schema=schema)
         prompts = [self._chat_template.response_prompt(chat) for chat in chats]
         return [samples[0].text for samples in self._engine.complete(prompts, params)]
 

@@ -11,7 +11,7 @@ with its EOS. The score of a row is therefore the same whatever the batch size o
 
 import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, List, Literal, Optional, Sequence
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
@@ -310,7 +310,8 @@ class RewardModelLabeler(Step):
         default=False, description="Score each answer with its reasoning written in front of it (default: the "
         "answer alone, without the reasoning).")
     reasoning_column: str = "reasoning"
-    reasoning_tags: Tuple[str, str] = DEFAULT_TAGS
+    # A list, not a tuple: YAML dumps of tuples need a Python-specific tag that safe loaders refuse.
+    reasoning_tags: List[str] = Field(default_factory=lambda: list(DEFAULT_TAGS), min_length=2, max_length=2)
 
     _scorer: Optional[RewardScorer] = PrivateAttr(default=None)
 

@@ -1,0 +1,154 @@
+"""HTTP for the completion-server engine: one event loop in a background thread, keep-alive
+connections, a cap on requests in flight, and bounded retries.
+
+Retries (429, 5xx, dropped or refused connections, timeouts) back off exponentially with
+jitter and honour `Retry-After`; a request gives up once its retries would wait longer than
+`max_retry_wait` in total, with a one-line `MagpieError`. Other HTTP errors are returned to
+the caller, which knows what they mean for its request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Optional, TypeVar
+
+from distilabel_magpie.errors import MagpieError
+
+T = TypeVar("T")
+
+RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+BACKOFF_BASE = 0.5  # seconds before the first retry
+BACKOFF_CAP = 30.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    timeout: float = 600.0  # one attempt (a long generation on a busy server takes minutes)
+    max_retries: int = 8
+    max_retry_wait: float = 120.0  # total seconds of waiting between the attempts of one request
+
+
+def retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter: half fixed, half random, so clients spread out."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+    return delay * (0.5 + random.random() / 2)
+
+
+class LoopThread:
+    """An asyncio loop in a daemon thread, so synchronous callers (distilabel steps) can run
+    coroutines whether or not their own thread has a loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="magpie-http", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class Response:
+    def __init__(self, status: int, data: Any, text: str) -> None:
+        self.status, self.data, self.text = status, data, text
+
+    def message(self) -> str:
+        """The server's error message, on one line."""
+        data = self.data
+        if isinstance(data, dict):
+            err = data.get("error", data.get("detail", data.get("message", data)))
+            if isinstance(err, dict):
+                err = err.get("message", err)
+            data = err
+        text = data if isinstance(data, str) else json.dumps(data) if data is not None else self.text
+        return " ".join(str(text).split())[:300]
+
+
+class HttpClient:
+    """JSON requests to one server, at most `max_concurrency` in flight. Create and use it
+    inside `loop` (httpx binds its connections to the loop that opened them)."""
+
+    def __init__(self, root: str, headers: dict[str, str], policy: RetryPolicy, max_concurrency: int) -> None:
+        import httpx
+
+        self.root = root.rstrip("/")
+        self.policy = policy
+        self._httpx = httpx
+        self._client = httpx.AsyncClient(
+            headers=headers, timeout=httpx.Timeout(policy.timeout, connect=min(10.0, policy.timeout)),
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency))
+        self.max_concurrency = max_concurrency
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self.retries = 0  # retried attempts, for logs and tests
+
+    def narrow(self, n: int) -> None:
+        """At most `n` requests in flight from now on (call while none is)."""
+        if n < self.max_concurrency:
+            self.max_concurrency = n
+            self._slots = asyncio.Semaphore(n)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def call(self, method: str, path: str, body: Any = None, *, retry: bool = True) -> Response:
+        """One request; retried as the policy allows when `retry` (else transport errors raise
+        `MagpieError` at once). Non-retryable HTTP errors come back as the response."""
+        url = f"{self.root}{path}"
+        attempt, first_failure = 0, None
+        while True:
+            wait: Optional[float] = None
+            try:
+                async with self._slots:
+                    r = await self._client.request(method, url, json=body)
+                try:
+                    data = r.json() if r.content else None
+                except ValueError:
+                    data = None
+                    if r.status_code < 400:  # a body cut short counts as a dropped connection
+                        raise self._httpx.RemoteProtocolError("response is not JSON") from None
+                if r.status_code < 400 or r.status_code not in RETRY_STATUS:
+                    return Response(r.status_code, data, r.text)
+                failure = f"HTTP {r.status_code} ({Response(r.status_code, data, r.text).message()})"
+                wait = retry_after(r.headers.get("retry-after"))
+            except self._httpx.TimeoutException:
+                failure = f"no answer within {self.policy.timeout:g} s"
+            except self._httpx.TransportError as e:
+                failure = f"connection failed ({type(e).__name__})"
+            now = time.monotonic()
+            first_failure = first_failure if first_failure is not None else now
+            delay = backoff(attempt) if wait is None else wait
+            waited = now - first_failure
+            if not retry or attempt >= self.policy.max_retries or waited + delay > self.policy.max_retry_wait:
+                raise MagpieError(
+                    f"server at {self.root} did not answer {method} {path} after {attempt + 1} attempts in "
+                    f"{waited:.0f} s: {failure}; check that it is up and reachable, or raise max_retry_wait")
+            attempt += 1
+            self.retries += 1
+            await asyncio.sleep(delay)
