@@ -122,12 +122,7 @@ class CompletionServerEngine(CompletionLLM):
             self.base_url, model=self.model, server=self.server, api_key=_api_key(self.api_key_env),
             local_tokenizer=local, max_concurrency=self.max_concurrency, bos_text=self._bos_text,
             policy=RetryPolicy(timeout=self.timeout, max_retries=self.max_retries, max_retry_wait=self.max_retry_wait))
-        try:
-            runner.start()
-        except BaseException:
-            runner.close()
-            raise
-        self._runner = runner
+        self._runner = started(runner)
 
     def unload(self) -> None:
         if self._runner is not None:
@@ -140,10 +135,7 @@ class CompletionServerEngine(CompletionLLM):
         return served or self.model or self.base_url
 
     def _bos_text(self) -> Optional[str]:
-        try:
-            return self.chat_template().bos_token
-        except MagpieError:
-            return None
+        return bos_text(self.chat_template)
 
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return server_template(self.runner, self.template, self.tokenizer, default_system)
@@ -171,6 +163,24 @@ def server_template(runner: ServerRunner, template: Optional[str], tokenizer: Op
         "tokenizer_config.json or a .gguf file (--param STEP.llm.template=...)")
 
 
+def started(runner: ServerRunner) -> ServerRunner:
+    """The runner connected to its server (its load checks done), or closed and the error raised."""
+    try:
+        runner.start()
+    except BaseException:
+        runner.close()
+        raise
+    return runner
+
+
+def bos_text(template: Callable[[], MagpieTemplate]) -> Optional[str]:
+    """The template's BOS text, for servers that add their own (None when no template is known)."""
+    try:
+        return template().bos_token
+    except MagpieError:
+        return None
+
+
 def local_tokenizer(source: str) -> Callable[[str], list[int]]:
     from distilabel_magpie.engines.tokenizers import tokenizer_for
 
@@ -190,22 +200,14 @@ class ClientvLLMAdapter(CompletionEngine):
         runner = ServerRunner(llm.base_url, model=llm.model or None, server="auto", api_key=None,
                               local_tokenizer=local, max_concurrency=64, bos_text=self._bos_text,
                               policy=RetryPolicy(timeout=float(llm.timeout), max_retries=int(llm.max_retries)))
-        try:
-            runner.start()
-        except BaseException:
-            runner.close()
-            raise
-        self._runner = runner
+        self._runner = started(runner)
 
     @property
     def model_name(self) -> str:
         return self._runner.model or self.llm.base_url
 
     def _bos_text(self) -> Optional[str]:
-        try:
-            return self.own_template().bos_token
-        except MagpieError:
-            return None
+        return bos_text(self.own_template)
 
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         if self._tokenizer is not None:
