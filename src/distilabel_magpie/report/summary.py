@@ -1,48 +1,24 @@
-"""A run report: statistics and plots of a dataset folder written by `SaveDataset`."""
+"""The numbers of a run: row and status counts, lengths of usable rows, reasoning."""
 
 from __future__ import annotations
 
 import collections
 import json
 import statistics
-from pathlib import Path
-
-from distilabel_magpie.errors import MagpieError
+from typing import Optional
 
 
-def load_rows(dataset_dir: str | Path) -> list[dict]:
-    path = Path(dataset_dir) / "data.jsonl"
-    if not path.is_file():
-        raise MagpieError(f"{path} not found; point at a folder written by SaveDataset (e.g. data/magpie-sft)")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise MagpieError(f"{path}, line {number}: not valid JSON ({e.msg}); the file is damaged or was not "
-                              "written by SaveDataset") from None
-        if not isinstance(row, dict):
-            raise MagpieError(f"{path}, line {number}: a JSON {type(row).__name__}, not a row object; the file "
-                              "was not written by SaveDataset")
-        rows.append(row)
-    return rows
+STATUS_COLUMNS = ("instruction_status", "response_status", "base_response_status", "judge_status",
+                  "conversation_status", "argilla_status")
 
 
-def _tokens(rows: list[dict], suffix: str) -> list[int]:
-    out = []
-    for row in rows:
-        for key, value in (row.get("distilabel_metadata") or {}).items():
-            if key.startswith("statistics_") and key.endswith(suffix) and isinstance(value, dict):
-                out.append(int(value.get("output_tokens") or 0))
-    return out
-
-
-def summarise(rows: list[dict]) -> dict:
-    """Counts and length statistics of a run."""
+def summarise(rows: list[dict], rejected: Optional[list[dict]] = None) -> dict:
+    """Counts and length statistics of a run (`rejected`: the rows a filter dropped)."""
     summary: dict = {"rows": len(rows)}
-    for column in ("instruction_status", "response_status", "system_prompt_key", "template", "model_name"):
+    if rejected:
+        summary["rejected"] = {"rows": len(rejected), "reasons": dict(collections.Counter(
+            str(r.get("drop_reason")) for r in rejected).most_common())}
+    for column in (*STATUS_COLUMNS, "system_prompt_key", "template", "model_name", "base_model_name"):
         values = [r.get(column) for r in rows if column in r]
         if values:
             summary[column] = dict(collections.Counter(map(str, values)).most_common())
@@ -75,41 +51,3 @@ def _reasoning(rows: list[dict]) -> dict:
         out["reasoning_chars"] = {"mean": round(statistics.fmean(lengths), 1), "median": statistics.median(lengths),
                                   "max": max(lengths)}
     return out
-
-
-def write_report(dataset_dir: str | Path) -> Path:
-    """Writes `report.md` and PNG plots next to the data; returns the report's path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(dataset_dir)
-    rows = load_rows(out)
-    summary = summarise(rows)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for ax, column in zip(axes[:2], ("instruction_status", "response_status")):
-        counts = summary.get(column, {})
-        ax.bar(list(counts), list(counts.values()), color="#4c72b0")
-        ax.set_title(column)
-        ax.tick_params(axis="x", rotation=30)
-    for column, color in (("instruction", "#55a868"), ("response", "#c44e52")):
-        lengths = [len(r[column]) for r in rows if r.get(column)]
-        if lengths:
-            axes[2].hist(lengths, bins=30, alpha=0.6, label=column, color=color)
-    axes[2].set_title("length (characters)")
-    axes[2].legend()
-    fig.tight_layout()
-    fig.savefig(out / "report.png", dpi=90)
-    plt.close(fig)
-
-    lines = [f"# Run report: {out}", "", "![statistics](report.png)", "", "```json",
-             json.dumps(summary, indent=2, ensure_ascii=False), "```", ""]
-    usable = [r for r in rows if r.get("instruction_status") == "ok" and r.get("response_status") == "ok"]
-    if usable:
-        lines += ["## Examples", ""]
-        for row in usable[:5]:
-            lines += [f"**Q:** {row['instruction'][:300]}", "", f"**A:** {(row.get('response') or '')[:500]}", ""]
-    path = out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
