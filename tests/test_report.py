@@ -107,7 +107,7 @@ def test_each_plot_shows_the_values_of_its_own_column():
     assert data["reward"]["kept"] == [float(i) for i in range(6)]
     assert data["reward"]["pairs"][:2] == [(0.0, 0.0, "kept"), (0.5, 1.0, "kept")]
     assert data["reward_difference"]["rejected"] == [5.0, 5.5, 6.0]
-    assert data["diversity"]["repeat_count"] == {0: 5, 1: 4}
+    assert data["diversity"]["repeat_count"] == {0: 5, 1: 4, 2: 0, 3: 0, 4: 0, "5+": 0}
     assert data["system_prompts"]["keys"]["math"] == {"usable": 2, "not usable": 1, "rejected": 2}
     assert data["languages"]["counts"] == {"EN": 5, "FR": 4}
     assert data["safety"] == {"labels": {"unsafe": 1, "safe": 8}, "categories": {"S1": 1}}

@@ -281,8 +281,9 @@ def diversity(run: RunData) -> Union[PlotData, Skip]:
     values: dict[str, Any] = {}
     if distances:
         values["min_neighbor_distance"] = _split(run, lambda rows: _numbers(rows, "min_neighbor_distance"))
-    if repeats:
-        values["repeat_count"] = dict(sorted(collections.Counter(int(v) for v in repeats).items()))
+    if repeats:  # fixed categories, so "no near-duplicates" reads as such
+        counts = collections.Counter(min(int(v), 5) for v in repeats)
+        values["repeat_count"] = {("5+" if k == 5 else k): counts.get(k, 0) for k in range(6)}
     zero = sum(1 for v in distances if v == 0)
     return PlotData([c for c in ("min_neighbor_distance", "repeat_count") if c in values], values,
                     f"{zero} exact repeats (distance 0); {sum(1 for v in repeats if v > 0)} rows have a near-duplicate.")
@@ -376,14 +377,14 @@ def reasoning(run: RunData) -> Union[PlotData, Skip]:
 
 
 def _style(ax, title: str = "", xlabel: str = "", ylabel: str = "") -> None:
-    ax.set_title(title, fontsize=11, loc="left", pad=8, color="#222222")
-    ax.set_xlabel(xlabel, fontsize=9, color="#444444")
-    ax.set_ylabel(ylabel, fontsize=9, color="#444444")
+    ax.set_title(title, fontsize=11.5, loc="left", pad=8, color="#222222")
+    ax.set_xlabel(xlabel, fontsize=9.5, color="#444444")
+    ax.set_ylabel(ylabel, fontsize=9.5, color="#444444")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_color("#bbbbbb")
-    ax.tick_params(labelsize=8, colors="#444444")
+    ax.tick_params(labelsize=8.5, colors="#444444")
     ax.grid(axis="both", color="#eeeeee", linewidth=0.8)
     ax.set_axisbelow(True)
 
@@ -464,7 +465,10 @@ def _integer_counts(axis) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _figure(width: float = 7.0, height: float = 3.6, ncols: int = 1, nrows: int = 1):
+HALF = (5.6, 3.4)  # a figure shown in half the page's width (text stays readable there)
+
+
+def _figure(width: float = HALF[0], height: float = HALF[1], ncols: int = 1, nrows: int = 1):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -506,7 +510,7 @@ def draw_rejections(data: PlotData):
 def draw_lengths(data: PlotData, unit: str):
     parts = [p for p in ("instruction", "response", "base_response") if p in data.values]
     fig, axes = _figure(11, 3.4, len(parts))
-    titles = {"instruction": "Queries", "response": "Answers", "base_response": "Base-model answers"}
+    titles = {"instruction": "Queries", "response": "Answers", "base_response": "Base answers"}
     for ax, part in zip(axes, parts):
         _hist(ax, data.values[part], title=titles[part], xlabel=unit)
     return fig
@@ -514,7 +518,7 @@ def draw_lengths(data: PlotData, unit: str):
 
 def draw_task_categories(data: PlotData):
     order = data.values["order"]
-    fig, (ax,) = _figure(7, max(2.4, 0.32 * len(order) + 1.2))
+    fig, (ax,) = _figure(HALF[0], max(2.4, 0.32 * len(order) + 1.2))
     y = list(range(len(order)))[::-1]
     kept = [data.values["kept"].get(k, 0) for k in order]
     ax.barh(y, kept, color=KEPT, height=0.65, label="kept")
@@ -531,6 +535,7 @@ def draw_task_categories(data: PlotData):
     ax.set_xlim(0, top * 1.15 + 0.5)
     _style(ax, "Task category (judge)", "rows")
     ax.grid(axis="y", visible=False)
+    _integer_counts(ax.xaxis)
     return fig
 
 
@@ -538,7 +543,7 @@ def draw_difficulty_quality(data: PlotData):
     import numpy as np
 
     grid = np.array(data.values["grid"])
-    fig, (ax,) = _figure(7, 3.8)
+    fig, (ax,) = _figure(HALF[0], 3.6)
     ax.imshow(grid, cmap="Blues", aspect="auto", vmin=0)
     ax.set_xticks(range(len(data.values["columns"])), data.values["columns"])
     ax.set_yticks(range(len(data.values["rows"])), data.values["rows"])
@@ -555,7 +560,7 @@ def draw_difficulty_quality(data: PlotData):
 
 def draw_reward(data: PlotData):
     pairs = data.values.get("pairs") or []
-    fig, axes = _figure(11 if pairs else 7, 3.6, 2 if pairs else 1)
+    fig, axes = _figure(11 if pairs else HALF[0], 3.6, 2 if pairs else 1)
     series = {k: v for k, v in data.values.items() if k in ("kept", "rejected")}
     _hist(axes[0], series, title="Reward r* of the answers", xlabel="reward")
     if pairs:
@@ -603,7 +608,7 @@ def draw_diversity(data: PlotData):
 def draw_system_prompts(data: PlotData):
     keys = data.values["keys"]
     names = list(keys)
-    fig, (ax,) = _figure(7, max(2.4, 0.4 * len(names) + 1.2))
+    fig, (ax,) = _figure(HALF[0], max(2.4, 0.4 * len(names) + 1.2))
     y = list(range(len(names)))[::-1]
     left = [0] * len(names)
     for part, color in (("usable", KEPT), ("not usable", NEUTRAL), ("rejected", REJECTED)):
@@ -620,7 +625,7 @@ def draw_system_prompts(data: PlotData):
 
 def draw_languages(data: PlotData):
     counts = data.values["counts"]
-    fig, (ax,) = _figure(7, max(2.2, 0.3 * len(counts) + 1.2))
+    fig, (ax,) = _figure(HALF[0], max(2.2, 0.3 * len(counts) + 1.2))
     _hbar(ax, counts, KEPT, "Language of the queries (ISO 639-1)")
     return fig
 
@@ -650,7 +655,7 @@ def draw_conversations(data: PlotData):
 
 def draw_preferences(data: PlotData):
     pairs = data.values["pairs"]
-    fig, axes = _figure(11 if pairs else 7, 3.6, 2 if pairs else 1)
+    fig, axes = _figure(11 if pairs else HALF[0], 3.6, 2 if pairs else 1)
     _hist(axes[0], {"pairs": data.values["margin"]}, title="Reward margin (chosen − rejected)", xlabel="margin")
     if pairs:
         ax = axes[1]

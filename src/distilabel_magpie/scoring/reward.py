@@ -114,11 +114,11 @@ class RewardScorer:
         tok = self.tokenizer
         if self.input_format == "chat_template":
             text = tok.apply_chat_template(conversation, tokenize=False)
-            ids = tok(text, add_special_tokens=False)["input_ids"]  # the template holds its own BOS
+            ids = tok(text, add_special_tokens=False, verbose=False)["input_ids"]  # the template holds its BOS
         else:
             *context, last = conversation
             prompt = "\n\n".join(m["content"] for m in context)
-            ids = tok(prompt, last["content"], add_special_tokens=True)["input_ids"]
+            ids = tok(prompt, last["content"], add_special_tokens=True, verbose=False)["input_ids"]
         if len(ids) <= self.max_length:
             return list(ids), False
         return (list(ids[: self.max_length]) if self.truncation_side == "right"
