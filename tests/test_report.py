@@ -110,7 +110,7 @@ def test_each_plot_shows_the_values_of_its_own_column():
     assert data["diversity"]["repeat_count"] == {0: 5, 1: 4, 2: 0, 3: 0, 4: 0, "5+": 0}
     assert data["system_prompts"]["keys"]["math"] == {"usable": 2, "not usable": 1, "rejected": 2}
     assert data["languages"]["counts"] == {"EN": 5, "FR": 4}
-    assert data["safety"] == {"labels": {"unsafe": 1, "safe": 8}, "categories": {"S1": 1}}
+    assert data["safety"] == {"labels": {"unsafe": 1, "safe": 8}, "categories": {"S1 Violent Crimes": 1}}
     assert data["conversations"]["turns"] == {1: 5, 2: 4}
     assert data["conversations"]["failed"] == {"turn 2: response_truncated": 1}
     assert data["preferences"]["margin"][:3] == [0.0, 0.5, 1.0]

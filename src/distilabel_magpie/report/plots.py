@@ -326,8 +326,11 @@ def safety(run: RunData) -> Union[PlotData, Skip]:
         if _has(rows, "safety"):
             return Skip("every row has `safety` null: the guard model's answers could not be read (see `safety_error`)")
         return Skip("no row has a `safety` column (add SafetyTagger with a guard model, e.g. Llama-Guard-3)")
+    from distilabel_magpie.scoring.safety import LLAMA_GUARD_3_CATEGORIES as NAMES
+
     labels = dict(collections.Counter(_labels(rows, "safety")).most_common())
-    categories = collections.Counter(c for r in rows for c in (r.get("safety_categories") or []) if isinstance(c, str))
+    categories = collections.Counter(f"{c} {NAMES[c]}" if c in NAMES else c
+                                     for r in rows for c in (r.get("safety_categories") or []) if isinstance(c, str))
     return PlotData(["safety", "safety_categories"], {"labels": labels, "categories": dict(categories.most_common())})
 
 
@@ -395,7 +398,7 @@ def _hbar(ax, counts: dict, colors: Any = KEPT, title: str = "", xlabel: str = "
     then have bars of one thickness)."""
     labels = [_short(str(k), max_label) for k in counts]
     values = list(counts.values())
-    slots = max(slots or len(values), len(values))
+    slots = max(slots or 3, len(values))  # room for 3 at least: a lone bar is a bar, not a block
     y = [slots - 1 - i for i in range(len(values))]
     ax.set_ylim(-0.6, slots - 0.4)
     color = [colors.get(k, BAD) for k in counts] if isinstance(colors, dict) else colors
@@ -617,8 +620,8 @@ def draw_system_prompts(data: PlotData):
             ax.barh(y, values, left=left, color=color, height=0.65, label=part)
             left = [a + b for a, b in zip(left, values)]
     ax.set_yticks(y, [_short(n, 30) for n in names])
-    _legend_above(ax)
-    _style(ax, "Rows by system prompt / domain (system_prompt_key)", "rows")
+    ax.legend(fontsize=7.5, loc="lower right", framealpha=0.9, edgecolor="#dddddd")
+    _style(ax, "Rows by system prompt / domain", "rows")
     ax.grid(axis="y", visible=False)
     return fig
 
