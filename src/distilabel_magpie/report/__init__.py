@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Optional
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.report.plots import PLOTS, Rendered, render_all
+from distilabel_magpie.report.figures import render_all
+from distilabel_magpie.report.plots import PLOTS, Rendered
 from distilabel_magpie.report.source import RunData, load_source
 from distilabel_magpie.report.summary import summarise
 
