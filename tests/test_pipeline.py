@@ -30,11 +30,12 @@ def test_dataset_citations_come_from_our_docstrings_not_the_network(monkeypatch)
     """distilabel fetches a BibTeX entry for each arXiv reference of a step without `Citations`
     (a network call at the end of every run, an 'Untracked error' print offline)."""
     import distilabel.distiset as distiset
-    from distilabel_magpie.pipelines import build_dpo_pipeline, build_reasoning_pipeline
+    from distilabel_magpie.pipelines import build_dpo_pipeline, build_full_pipeline, build_reasoning_pipeline
 
     fetched = []
     monkeypatch.setattr(distiset, "get_bibtex", lambda ref: fetched.append(ref) or "")
-    for build in (build_sft_pipeline, build_chat_pipeline, build_dpo_pipeline, build_reasoning_pipeline):
+    for build in (build_sft_pipeline, build_chat_pipeline, build_dpo_pipeline, build_reasoning_pipeline,
+                  build_full_pipeline):
         citations = distiset._grab_citations(build().dag)
         assert any("xu2024magpiealignmentdatasynthesis" in c for c in citations)
     assert fetched == []

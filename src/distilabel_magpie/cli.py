@@ -52,7 +52,7 @@ def _json_object(text: str) -> dict:
 def _report(args: argparse.Namespace) -> int:
     from distilabel_magpie.report import write_report
 
-    path = write_report(args.dataset_dir)
+    path = write_report(args.source, args.out)
     print(path)
     return 0
 
@@ -75,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the presets")
     p.set_defaults(func=_template)
 
-    p = sub.add_parser("report", help="write report.md with plots for a dataset folder written by SaveDataset")
-    p.add_argument("dataset_dir")
+    p = sub.add_parser("report", help="write report.html and one PNG per plot for a run's rows")
+    p.add_argument("source", help="a SaveDataset folder, a Distiset folder (Distiset.save_to_disk), or a .jsonl / "
+                   ".parquet file")
+    p.add_argument("--out", metavar="DIR", help="folder to write report.html and plots/ to (default: the SOURCE "
+                   "folder, or <file stem>-report/ beside a file)")
     p.set_defaults(func=_report)
 
     try:  # the review commands need the review extra

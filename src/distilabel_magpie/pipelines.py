@@ -184,6 +184,70 @@ def build_reasoning_pipeline(
     return pipeline
 
 
+def build_full_pipeline(
+    num_rows: int = 40,
+    model_path: str = "embedded",
+    base_model_path: str = "embedded",
+    judge_model_path: str = "embedded",
+    reward_model: str = "tiny-random",
+    recipe: str = "pro-300k-filtered",
+    output_dir: str = "data/magpie-full",
+    seed: Optional[int] = 0,
+) -> Pipeline:
+    """The whole Magpie recipe, in the paper's order: sample queries and answer them (as the default
+    pipeline), answer them again with a base model through a URIAL few-shot prompt, judge tags
+    (input quality, difficulty, task category), reward and reward difference r* - r_base, language,
+    safety (off unless a guard model is given), near-duplicates on real MiniLM embeddings (kept in
+    an `embedding` column for Argilla's vectors), a named filter recipe, an optional Argilla push,
+    then the dataset with its rejected rows (`rejected.jsonl`, each with its `drop_reason`) and the
+    run report.
+
+    Every model is a runtime parameter: `magpie_sft.llm.model_path` (the aligned model),
+    `base_responder.llm.model_path` (the base model), `judge.llm.model_path`, `reward_model.model`,
+    `near_duplicates.embedding_model`, `safety_tagger.llm.model_path` with
+    `safety_tagger.enabled=true`. On CPU every LLM defaults to the embedded SmolLM2-135M-Instruct,
+    which *stands in* for the base model (an instruct model answering a few-shot prompt) and for the
+    judge (grammar-constrained labels that parse but mean little), and the reward model to
+    `tiny-random`, a tiny random model built locally: its scores are meaningless, the code path is
+    the real one. The filter (`filter_recipe.recipe`: pro-300k-filtered, air-300k-filtered, card)
+    first drops rows whose query, answer or base answer failed, then applies the recipe; the
+    dropped rows are staged in `filter_recipe.dropped_path` and moved into the dataset folder.
+    Pushing to Argilla is off until `--param push_to_argilla.dataset_name=NAME` is given (the local
+    review server, or ARGILLA_API_URL / ARGILLA_API_KEY): judge tags and the reward difference become
+    suggestions, embeddings the vector field. The four llama.cpp steps run in parallel processes,
+    so each gets one thread."""
+    from distilabel_magpie.curation import FilterRecipe, NearDuplicates
+    from distilabel_magpie.generation import MagpieBaseResponder
+    from distilabel_magpie.review.push import PushSFTToArgilla
+    from distilabel_magpie.scoring import LanguageTagger, MagpieJudge, RewardModelLabeler, SafetyTagger
+
+    rejected = f"{output_dir}.rejected.jsonl"  # staged beside the dataset folder, then moved into it
+    with Pipeline(name="magpie-full", description="The Magpie recipe end to end: generate, base answers, judge "
+                  "tags, reward difference, language, safety, near-duplicates, filter, review, report") as pipeline:
+        generate = MagpieSFTGenerator(
+            name="magpie_sft", llm=LlamaCppEngine(model_path=model_path, n_threads=1), num_rows=num_rows,
+            batch_size=10, max_new_tokens=128, min_p=0.02, response_max_new_tokens=256,
+            response_repetition_penalty=1.1, response_system_prompt=BRIEF_ANSWERS, seed=seed)
+        base = MagpieBaseResponder(
+            name="base_responder", llm=LlamaCppEngine(model_path=base_model_path, n_threads=1),
+            max_new_tokens=256, repetition_penalty=1.1, input_batch_size=10, seed=seed)
+        judge = MagpieJudge(name="judge", llm=LlamaCppEngine(model_path=judge_model_path, n_threads=1),
+                            input_batch_size=10)
+        reward = RewardModelLabeler(name="reward_model", model=reward_model, base_response_column="base_response",
+                                    input_batch_size=10)
+        language = LanguageTagger(name="language_tagger")
+        safety = SafetyTagger(name="safety_tagger", llm=LlamaCppEngine(model_path=judge_model_path, n_threads=1),
+                              enabled=False)
+        dedup = NearDuplicates(name="near_duplicates", embedding_column="embedding")
+        select = FilterRecipe(
+            name="filter_recipe", recipe=recipe, dropped_path=rejected,
+            status_columns=["instruction_status", "response_status", "base_response_status"])
+        review = PushSFTToArgilla(name="push_to_argilla", optional=True)
+        save = SaveDataset(name="save_dataset", output_dir=output_dir, rejected_from=rejected)
+        generate >> base >> judge >> reward >> language >> safety >> dedup >> select >> review >> save
+    return pipeline
+
+
 def server_engine() -> CompletionServerEngine:
     """The engine of the `*-server.yaml` pipelines; set `--param STEP.llm.base_url=http://HOST:PORT/v1`."""
     return CompletionServerEngine(base_url="http://127.0.0.1:8000/v1")
@@ -195,6 +259,7 @@ PIPELINES = {
     "magpie-chat": build_chat_pipeline,
     "magpie-dpo": build_dpo_pipeline,
     "magpie-reasoning": build_reasoning_pipeline,
+    "magpie-full": build_full_pipeline,
     # a GPU server takes many requests at once: bigger batches keep it busy
     "magpie-sft-server": lambda: build_sft_pipeline(llm=server_engine(), output_dir="data/magpie-sft-server",
                                                     batch_size=64),

@@ -6,13 +6,14 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import GlobalStep, StepInput
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.report.source import REJECTED_FILE, read_jsonl
 
 if TYPE_CHECKING:
     from distilabel.typing import StepOutput
@@ -24,15 +25,22 @@ def _status_counts(rows: list[dict], column: str) -> dict[str, int]:
 
 class SaveDataset(GlobalStep):
     """Writes all rows to `output_dir` as `data.jsonl` and `data.parquet`, plus `summary.json`
-    (row count and status counts). The folder is written beside `output_dir` and then put in its
-    place, so re-running never duplicates rows and a failed write (an error line, a non-zero
-    exit) leaves the previous dataset as it was. A folder holding other files is refused.
+    (row count and status counts) and the run report (`report.html`, `plots/*.png`). With
+    `rejected_from`, the rows a filter step dropped (its `dropped_path`, each with its
+    `drop_reason`) go beside them as `rejected.jsonl`. The folder is written beside `output_dir`
+    and then put in its place, so re-running never duplicates rows and a failed write (an error
+    line, a non-zero exit) leaves the previous dataset as it was. A folder holding other files is
+    refused. A report that cannot be drawn is a warning, not a failed run.
 
     Attributes:
         output_dir: folder to write to (created if missing).
+        rejected_from: the JSONL file of a filter step's dropped rows (moved into the folder).
+        report: write the run report.
 
     Runtime parameters:
         - `output_dir`: folder to write to.
+        - `rejected_from`: the filter step's `dropped_path`.
+        - `report`: write report.html and plots/*.png.
 
     Input columns:
         - any: every column is written.
@@ -51,22 +59,69 @@ class SaveDataset(GlobalStep):
     """
 
     output_dir: RuntimeParameter[str] = Field(default="data/magpie", description="Folder to write the dataset to.")
+    rejected_from: Optional[RuntimeParameter[str]] = Field(
+        default=None, description="JSONL file a filter step wrote its dropped rows to (its `dropped_path`); it is "
+        "moved into the dataset folder as rejected.jsonl and counted in summary.json.")
+    report: RuntimeParameter[bool] = Field(
+        default=True, description="Write the run report (report.html and plots/*.png) into the dataset folder.")
+
+    _pipeline_name: Optional[str] = PrivateAttr(default=None)
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        # Taken now: the copy of the step that runs in a worker process has no pipeline.
+        self._pipeline_name = getattr(self.pipeline, "name", None)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         rows = [dict(r) for r in inputs]
-        summary = {"rows": len(rows)}
+        rejected = self._rejected()
+        summary: dict = {"rows": len(rows)}
         for column in ("instruction_status", "response_status"):
             if any(column in r for r in rows):
                 summary[column] = _status_counts(rows, column)
-        write_dataset(Path(self.output_dir), rows, summary)
+        if rejected is not None:
+            summary["rejected"] = {"rows": len(rejected), "reasons": dict(collections.Counter(
+                str(r.get("drop_reason")) for r in rejected).most_common())}
+        write_dataset(Path(self.output_dir), rows, summary, lambda folder: self._extras(folder, rows, rejected, summary))
+        if self.rejected_from:
+            Path(self.rejected_from).unlink(missing_ok=True)  # moved into the dataset folder
         self._logger.info(f"{self.name}: wrote {len(rows)} rows to {self.output_dir}/ ({summary})")
+        if self.report:
+            self._logger.info(f"{self.name}: run report {Path(self.output_dir) / 'report.html'}")
         yield rows
 
+    def _rejected(self) -> Optional[list[dict]]:
+        if not self.rejected_from:
+            return None
+        path = Path(self.rejected_from)
+        if not path.is_file():
+            raise MagpieError(f"{self.name}: rejected_from {path} does not exist; set it to the dropped_path of the "
+                              "filter step before this one")
+        return read_jsonl(path, "a filter step")
 
-def write_dataset(out: Path, rows: list[dict], summary: dict) -> None:
-    """Write `data.jsonl`, `data.parquet` and `summary.json` into a fresh folder beside `out`, then
-    put it in `out`'s place: a failed write leaves the previous dataset as it was, and a
-    half-written one never sits under the name of a finished one."""
+    def _extras(self, folder: Path, rows: list[dict], rejected: Optional[list[dict]], summary: dict) -> None:
+        """Written into the new dataset folder before it takes the place of the old one."""
+        if rejected is not None:
+            shutil.copyfile(self.rejected_from, folder / REJECTED_FILE)
+        if not self.report:
+            return
+        try:
+            from distilabel_magpie.report import RunData, write_run_report
+
+            run = RunData(rows=rows, rejected=rejected or [], summary=summary, source=str(self.output_dir),
+                          kind="SaveDataset folder")
+            title = f"Run report: {self._pipeline_name or 'pipeline'} → {self.output_dir}"
+            write_run_report(run, folder, title)
+        except Exception as e:  # noqa: BLE001 - the dataset is what the run is for; a failed report is logged
+            self._logger.warning(f"{self.name}: the run report was not written ({type(e).__name__}: {e}); "
+                                 f"write it later with `distilabel-magpie report {self.output_dir}`")
+
+
+def write_dataset(out: Path, rows: list[dict], summary: dict,
+                  extras: Optional[Callable[[Path], None]] = None) -> None:
+    """Write `data.jsonl`, `data.parquet` and `summary.json` (and what `extras(folder)` adds) into a
+    fresh folder beside `out`, then put it in `out`'s place: a failed write leaves the previous
+    dataset as it was, and a half-written one never sits under the name of a finished one."""
     if out.exists() and not _replaceable(out):
         raise MagpieError(f"output_dir {out} holds files that are not a dataset written by SaveDataset; "
                           "choose a new or empty folder")
@@ -87,6 +142,8 @@ def write_dataset(out: Path, rows: list[dict], summary: dict) -> None:
 
             pq.write_table(pa.Table.from_pylist([_plain(r) for r in rows]), tmp / "data.parquet")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        if extras is not None:
+            extras(tmp)
         if out.exists():
             out.rename(old)
         tmp.rename(out)

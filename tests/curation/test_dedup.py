@@ -111,3 +111,18 @@ def test_missing_embedding_model_is_a_one_line_error(tmp_path):
         NearDuplicates(embedding_model=str(tmp_path / "missing")).load()
     with pytest.raises(MagpieError, match="threshold"):
         NearDuplicates(threshold=3.0).load()
+
+
+def test_embeddings_are_kept_for_argilla_when_asked():
+    rows = make_rows()[:6] + [{"instruction": "", "reward": 0.0, "response": "none"}]
+    step, out = tagged(rows, embedding_column="embedding")
+    assert "embedding" in step.outputs
+    vectors = [r["embedding"] for r in out]
+    assert vectors[-1] is None  # an empty query has no embedding
+    assert all(len(v) == 384 and abs(float(np.linalg.norm(v)) - 1) < 1e-4 for v in vectors[:-1])
+    # the distance the step reports is the distance between the vectors it wrote
+    nearest = min(float(np.linalg.norm(np.subtract(vectors[0], v))) for v in vectors[1:-1])
+    assert out[0]["min_neighbor_distance"] == pytest.approx(nearest, abs=1e-4)
+    (single,) = tagged([{"instruction": "Only one query"}], embedding_column="embedding")[1]
+    assert len(single["embedding"]) == 384 and single["min_neighbor_distance"] is None
+    assert "embedding" not in tagged(rows[:2])[1][0]  # off by default

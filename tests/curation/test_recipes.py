@@ -109,3 +109,29 @@ def test_status_filter_counts_by_reason(tmp_path):
     assert len(kept) == 1
     assert step.stats["reasons"] == {"instruction_status=truncated": 1, "response_status=truncated": 1}
     assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 2
+
+
+def test_status_columns_are_checked_first_and_the_recipe_is_a_runtime_parameter(tmp_path):
+    """A row whose answer failed is dropped for its status (not for a tag its judge never gave);
+    a status column no row has is left out."""
+    rows = [dict(row(0), instruction_status="ok", response_status="ok"),
+            dict(row(1, quality=None), instruction_status="truncated", response_status="skipped"),
+            dict(row(2, quality=None), instruction_status="ok", response_status="truncated"),
+            dict(row(3, quality="poor"), instruction_status="ok", response_status="ok")]
+    dropped = tmp_path / "rejected.jsonl"
+    step = FilterRecipe(recipe="air-300k-filtered", dropped_path=str(dropped),
+                        status_columns=["instruction_status", "response_status", "base_response_status"])
+    step.set_runtime_parameters({"recipe": "pro-300k-filtered"})
+    assert "recipe" in {p["name"] for p in step.get_runtime_parameters_info()}
+    kept = run(step, rows)
+    assert [r["instruction"] for r in kept] == ["query 0?"]
+    assert step.rule_counts[:3] == [("instruction_status == 'ok'", 1), ("response_status == 'ok'", 1),
+                                    ("quality >= 'average'", 1)]
+    assert step.rule_counts[3][0] == "min_neighbor_distance > 0"  # pro, not air: no difficulty rule
+    written = [json.loads(line) for line in dropped.read_text().splitlines()]
+    assert [(r["instruction"], r["drop_reason"]) for r in written] == [
+        ("query 1?", "failed: instruction_status == 'ok'"), ("query 2?", "failed: response_status == 'ok'"),
+        ("query 3?", "failed: quality >= 'average'")]
+    assert step.inputs["instruction_status"] is False and step.inputs["quality"] is True
+    with pytest.raises(MagpieError, match="unknown filter recipe 'nope'"):
+        FilterRecipe(recipe="nope").load()

@@ -64,3 +64,44 @@ def test_pipeline_run_pushes_with_the_key_as_a_runtime_parameter(review_server, 
     records = list(client.datasets(dataset_name).records)
     assert all(creds.api_key not in str(r.metadata) for r in records)
     assert {r.metadata["run_id"] for r in records} == {"review-push"}
+
+
+def full_recipe_row(i: int) -> dict:
+    """A row as pipelines/magpie-full.yaml hands it to its push step."""
+    import math
+
+    vector = [math.cos(i + k) for k in range(384)]
+    norm = math.sqrt(sum(v * v for v in vector))
+    return {"instruction": f"Full recipe question {i}?", "instruction_status": "ok", "response": f"Answer {i}.",
+            "response_status": "ok", "model_name": "SmolLM2-135M-Instruct.Q4_1.gguf", "reasoning": None,
+            "base_response": f"Base {i}.", "base_response_status": "ok", "quality": "good", "difficulty": "easy",
+            "task_category": "Math", "judge_status": "ok", "judge_model": "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "reward": 1.0 + i, "reward_base": 0.5, "reward_difference": 0.5 + i, "language": "EN",
+            "min_neighbor_distance": 1.1, "repeat_count": 0, "embedding": [v / norm for v in vector]}
+
+
+@pytest.mark.argilla
+def test_the_full_recipes_push_step_is_off_without_a_dataset_and_on_with_one(review_server, client, dataset_name,
+                                                                              tmp_path):
+    from distilabel_magpie.pipelines import build_full_pipeline
+
+    step = Pipeline.from_dict(build_full_pipeline().dump()).dag.get_step("push_to_argilla")["step"]
+    step.load()  # no dataset_name: off, rows pass unchanged
+    rows = [full_recipe_row(i) for i in range(3)]
+    assert next(step.process([dict(r) for r in rows])) == rows
+
+    with Pipeline(name="magpie-full", cache_dir=tmp_path / "cache") as pipeline:
+        data = LoadDataFromDicts(data=rows)
+        push = PushSFTToArgilla(name="push_to_argilla", optional=True)
+        data >> push
+    distiset = pipeline.run(parameters={"push_to_argilla": {"dataset_name": dataset_name}}, use_cache=False)
+    assert sorted(distiset["default"]["train"]["argilla_status"]) == ["created"] * 3
+    dataset = client.datasets(dataset_name)
+    assert dataset.settings.vectors["embedding"].dimensions == 384
+    assert [q.name for q in dataset.settings.questions] == [
+        "quality", "verdict", "corrected_response", "instruction_quality", "difficulty", "task_category"]
+    record = next(iter(dataset.records(with_suggestions=True, with_vectors=True)))
+    assert record.suggestions["verdict"].value == "accept" and record.suggestions["task_category"].value == "Math"
+    assert record.suggestions["instruction_quality"].agent == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert record.metadata["reward_difference"] >= 0.5 and record.metadata["run_id"] == "magpie-full"
+    assert len(record.vectors["embedding"]) == 384

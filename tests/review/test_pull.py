@@ -39,7 +39,7 @@ def pull(name, kind):
 
 
 def test_sft_pull_keeps_accepted_records_with_the_reviewers_edits(review_server, client, dataset_name):
-    rows = [{"instruction": f"Question {i}?", "response": f"Answer {i}."} for i in range(6)]
+    rows = [{"instruction": f"Question {i}?", "response": f"Answer {i}.", "difficulty": "medium"} for i in range(6)]
     out = push(PushSFTToArgilla, dataset_name, rows)
     ids = [r["argilla_id"] for r in out]
     dataset = client.datasets(dataset_name)
@@ -168,3 +168,24 @@ def test_layouts_with_a_reasoning_field_are_still_recognised(review_server):
         assert not has_reasoning(build_settings(kind))
     with pytest.raises(MagpieError, match="no reasoning field"):
         build_settings("preference", reasoning=True)
+
+
+def test_the_pull_keeps_the_rows_columns_and_the_original_beside_a_correction(review_server, client, dataset_name):
+    rows = [{"instruction": f"Question {i}?", "response": f"Answer {i}.", "model_name": "smollm2", "reward": float(i),
+             "quality": "good", "response_status": "ok", "min_neighbor_distance": 0.5} for i in range(3)]
+    out = push(PushSFTToArgilla, dataset_name, rows)
+    ids = [r["argilla_id"] for r in out]
+    respond(client, client.datasets(dataset_name), {
+        ids[0]: ("submitted", {"quality": 4, "verdict": "accept", "corrected_response": "Answer 0."}),  # untouched
+        ids[1]: ("submitted", {"quality": 2, "verdict": "accept", "corrected_response": "A better answer 1."}),
+    })
+    pulled, counts = pull(dataset_name, "sft")
+    by_id = {r["argilla_id"]: r for r in pulled}
+    kept, edited = by_id[ids[0]], by_id[ids[1]]
+    assert (kept["review_edited"], kept["original_response"], kept["response"]) == (False, None, "Answer 0.")
+    assert (edited["review_edited"], edited["original_response"], edited["response"]) == (
+        True, "Answer 1.", "A better answer 1.")
+    for row, source in ((kept, rows[0]), (edited, rows[1])):
+        assert {k: row[k] for k in ("model_name", "reward", "quality", "response_status", "min_neighbor_distance")} \
+            == {k: source[k] for k in ("model_name", "reward", "quality", "response_status", "min_neighbor_distance")}
+    assert "language" not in kept  # a column the rows never had is not invented

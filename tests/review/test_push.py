@@ -1,6 +1,7 @@
 """Push steps against the real local review server."""
 
 import logging
+import math
 
 import pytest
 from pydantic import SecretStr
@@ -168,7 +169,7 @@ def test_a_record_the_server_refuses_is_cut_out_of_its_batch(review_server, clie
     step = PushSFTToArgilla(dataset_name=dataset_name)
     step.load()
     rows = sft_rows(3)
-    # Bypass our own checks to send the server something it refuses: an unknown metadata property.
+    # Bypass our own checks to send the server something it refuses: text in a float metadata property.
     from distilabel_magpie.review import records
 
     original = records.BUILDERS["sft"]
@@ -176,7 +177,7 @@ def test_a_record_the_server_refuses_is_cut_out_of_its_batch(review_server, clie
     def build(row, run_id, max_chars):
         record = original(row, run_id, max_chars)
         if row["instruction"].endswith("number 1?"):
-            record.metadata["not_a_property"] = 1
+            record.metadata["reward"] = "not a number"
         return record
 
     records.BUILDERS["sft"] = build
@@ -185,7 +186,7 @@ def test_a_record_the_server_refuses_is_cut_out_of_its_batch(review_server, clie
     finally:
         records.BUILDERS["sft"] = original
     assert [r["argilla_status"] for r in out] == ["updated", "failed", "created"]
-    assert "not_a_property" in out[1]["argilla_error"]
+    assert "reward" in out[1]["argilla_error"]
     assert len(list(client.datasets(dataset_name).records)) == 2
 
 
@@ -212,3 +213,66 @@ def test_an_unreachable_server_at_the_first_batch_fails_the_rows(review_server, 
     assert [r["argilla_status"] for r in out] == ["failed", "failed"]
     assert out[0]["argilla_error"].startswith(f"cannot look up Argilla dataset '{dataset_name}': ConnectError")
     assert step.counts.failed == 2
+
+
+def test_the_layout_follows_the_data_and_later_rows_fit_in_it(review_server, client, dataset_name, caplog):
+    """Metadata properties and judge-tag questions are declared for what the first rows have; later
+    rows with more are pushed with what has a place (the rest is logged once), and a dataset with
+    tag questions takes rows without tags."""
+    push(PushSFTToArgilla, dataset_name, [{"instruction": "q1?", "response": "a1", "reward": 1.0}])
+    settings = client.datasets(dataset_name).settings
+    assert sorted(m.name for m in settings.metadata) == ["instruction_length", "response_length", "reward"]
+    assert [q.name for q in settings.questions] == ["quality", "verdict", "corrected_response"]
+    with caplog.at_level(logging.WARNING, logger="distilabel.step"):
+        logging.getLogger("distilabel.step").setLevel(logging.WARNING)
+        try:
+            _, out = push(PushSFTToArgilla, dataset_name, [{"instruction": "q2?", "response": "a2", "reward": 2.0,
+                                                            "quality": "good", "language": "EN"}])
+        finally:
+            logging.getLogger("distilabel.step").setLevel(logging.ERROR)
+    assert out[0]["argilla_status"] == "created"
+    assert "no metadata property or question for language, tag_quality, instruction_quality" in caplog.text
+    record = next(r for r in client.datasets(dataset_name).records(with_suggestions=True)
+                  if r.fields["instruction"] == "q2?")
+    assert record.metadata["reward"] == 2.0 and "language" not in record.metadata
+    tagged = f"{dataset_name}-tags"
+    push(PushSFTToArgilla, tagged, [{"instruction": "q?", "response": "a", "task_category": "Math"}])
+    assert [q.name for q in client.datasets(tagged).settings.questions][-1] == "task_category"
+    _, out = push(PushSFTToArgilla, tagged, [{"instruction": "untagged?", "response": "a"}])
+    assert out[0]["argilla_status"] == "created"
+
+
+def test_flagged_answers_are_skipped_unless_asked_and_then_carry_the_flag(review_server, client, dataset_name):
+    rows = [dict(sft_rows(1)[0]), {"instruction": "Cut?", "response": "It stops", "response_status": "truncated"},
+            {"instruction": "Loop?", "response": "a a a", "response_status": "repetitive"}]
+    step, out = push(PushSFTToArgilla, dataset_name, [dict(r) for r in rows])
+    assert [r["argilla_status"] for r in out] == ["created", "skipped", "skipped"]
+    assert out[1]["argilla_error"] == ("response_status is 'truncated': flagged answers are not pushed "
+                                       "(include_flagged=True pushes them with a visible flag)")
+    with pytest.raises(MagpieError, match="created without a flag field"):
+        push(PushSFTToArgilla, dataset_name, [dict(r) for r in rows], include_flagged=True)
+    flagged = f"{dataset_name}-flagged"
+    _, out = push(PushSFTToArgilla, flagged, [dict(r) for r in rows], include_flagged=True)
+    assert [r["argilla_status"] for r in out] == ["created"] * 3
+    dataset = client.datasets(flagged)
+    assert [f.name for f in dataset.settings.fields] == ["flag", "instruction", "response"]
+    flags = {r.fields["instruction"]: r.fields.get("flag") for r in dataset.records}
+    assert flags["Cut?"].startswith("The answer hit the token limit") and "repetitive" in flags["Loop?"]
+    assert flags[rows[0]["instruction"]] is None
+    assert out[1]["argilla_id"] == push(PushSFTToArgilla, f"{dataset_name}-ids", [dict(rows[1], response_status="ok")])[
+        1][0]["argilla_id"]  # the flag is not part of the record's identity
+
+
+def test_the_verdict_is_suggested_from_the_reward_difference(review_server, client, dataset_name):
+    rows = [{"instruction": "Better?", "response": "yes", "reward_difference": 2.0},
+            {"instruction": "Worse?", "response": "no", "reward_difference": -1.0},
+            {"instruction": "Unscored?", "response": "maybe"}]
+    push(PushSFTToArgilla, dataset_name, rows)
+    suggestions = {r.fields["instruction"]: r.suggestions for r in
+                   client.datasets(dataset_name).records(with_suggestions=True)}
+    better, worse = suggestions["Better?"]["verdict"], suggestions["Worse?"]["verdict"]
+    assert (better.value, better.score) == ("accept", pytest.approx(1 / (1 + math.exp(-2.0))))
+    assert (worse.value, worse.score) == ("reject", pytest.approx(1 - 1 / (1 + math.exp(1.0))))
+    with pytest.raises(KeyError):
+        suggestions["Unscored?"]["verdict"]  # no reward difference, no verdict suggested
+    assert suggestions["Better?"]["corrected_response"].value == "yes"

@@ -14,6 +14,7 @@ from distilabel_magpie.review.records import (
 )
 
 SFT = {"instruction": "What is 2 + 2?", "response": "4"}
+CORRECTION = ("corrected_response", "4", None, "model response")
 
 
 def test_ids_are_stable_and_depend_only_on_reviewed_content():
@@ -46,12 +47,12 @@ def test_sft_metadata_and_judge_suggestions_keep_float_scores():
 def test_missing_optional_columns_are_simply_absent():
     record = sft_record(dict(SFT), None, 1000)
     assert set(record.metadata) == {"instruction_length", "response_length"}
-    assert record.suggestions == []
+    assert record.suggestions == [CORRECTION]  # only the corrected response, pre-filled with the answer
 
 
 def test_unknown_tag_values_and_out_of_range_scores_are_not_suggested():
     record = sft_record(dict(SFT, quality="superb", difficulty="easy", difficulty_score=7.0), None, 1000)
-    assert record.suggestions == [("difficulty", "easy", None, "judge")]
+    assert record.suggestions == [("difficulty", "easy", None, "judge"), CORRECTION]
     assert record.metadata["tag_quality"] == "superb"  # still visible and filterable as metadata
 
 

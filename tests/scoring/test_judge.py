@@ -61,3 +61,10 @@ def test_missing_instruction_column_is_a_one_line_error(llm):
     step = judge(llm)
     with pytest.raises(MagpieError, match="needs column 'instruction'.*MagpieSampler"):
         next(step.process([{"response": "x"}]))
+
+
+def test_the_judge_names_itself_and_keeps_the_generators_model_name(llm):
+    step = judge(llm, tags=["quality"], max_new_tokens=16)
+    rows = next(step.process([{**ROWS[0], "model_name": "the-generator.gguf"}]))
+    assert rows[0]["model_name"] == "the-generator.gguf"
+    assert rows[0]["judge_model"] == llm.model_name

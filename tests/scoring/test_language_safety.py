@@ -111,3 +111,15 @@ def test_judge_with_mock_chat_only_llm_uses_the_tolerant_parser():
     assert (rows[0]["quality"], rows[0]["judge_status"]) == ("good", "ok")
     assert rows[1]["judge_status"] == "failed" and rows[1]["judge_error"] == "quality: no JSON object in the output"
     assert "1/2 (50.0%)" in step.summary()
+
+
+def test_a_safety_tagger_switched_off_loads_no_guard_and_passes_rows_unchanged():
+    from distilabel_magpie.engines import LlamaCppEngine
+
+    step = SafetyTagger(llm=LlamaCppEngine(model_path="/no/such/guard.gguf"), enabled=False)
+    step.load()  # the missing guard model is never loaded
+    rows = [{"instruction": "How do I bake bread?", "response": "Knead and bake."}]
+    assert next(step.process([dict(r) for r in rows])) == rows
+    step.unload()
+    with pytest.raises(MagpieError, match="guard.gguf"):
+        SafetyTagger(llm=LlamaCppEngine(model_path="/no/such/guard.gguf")).load()

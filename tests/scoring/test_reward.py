@@ -167,3 +167,25 @@ def test_conversations_are_scored_without_reasoning_fields_unless_asked(reward_m
               [{"messages": messages}])
     inline = [bare[0], {"role": "assistant", "content": "<think>\nA greeting.\n</think>\n\nHello!"}]
     assert out[0]["reward"] == pytest.approx(RewardScorer(reward_model).score([inline])[0][0], abs=1e-6)
+
+
+def test_tiny_random_is_built_once_into_the_cache_and_scores_like_the_local_build(tmp_path, monkeypatch, caplog,
+                                                                                  reward_model):
+    """`model="tiny-random"`: the CPU stand-in of the full pipeline. It says its scores are
+    meaningless, is built once (a second load reuses the folder) and is the same model as
+    `build_tiny_reward_model` makes."""
+    import logging
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    rows = [{"instruction": "What is 2+2?", "response": "4", "base_response": "Four, I think."}]
+    with caplog.at_level(logging.WARNING, logger="distilabel.step"):
+        out = run(RewardModelLabeler(model="tiny-random", base_response_column="base_response"), rows)
+    assert "its scores are meaningless" in caplog.text
+    (folder,) = (tmp_path / "distilabel-magpie").iterdir()
+    assert folder.name.startswith("tiny-reward-model-v") and (folder / "config.json").is_file()
+    stamp = (folder / "config.json").stat().st_mtime_ns
+    again = run(RewardModelLabeler(model="tiny-random", base_response_column="base_response"), rows)
+    assert (folder / "config.json").stat().st_mtime_ns == stamp  # reused, not rebuilt
+    local = run(RewardModelLabeler(model=reward_model, base_response_column="base_response"), rows)
+    assert out[0]["reward"] == again[0]["reward"] == pytest.approx(local[0]["reward"], abs=1e-5)
+    assert out[0]["reward_difference"] == pytest.approx(out[0]["reward"] - out[0]["reward_base"])

@@ -226,6 +226,8 @@ class NearDuplicates(DropCounter, GlobalStep):
             `reward`; ignored when absent); ties go to the smallest content hash.
         backend: "auto", "exact" or "faiss".
         drop_duplicates: keep only each cluster's representative.
+        embedding_column: also write each row's normalised query embedding to this column (a list
+            of floats; `None` for an empty query), e.g. `embedding` for Argilla's vector field.
 
     Runtime parameters:
         - `embedding_model`: directory of a sentence-transformers model, or "embedded".
@@ -246,6 +248,8 @@ class NearDuplicates(DropCounter, GlobalStep):
         - repeat_count (`int`): other rows within `threshold`.
         - cluster_id (`int`): near-duplicate cluster (stable under shuffling).
         - is_representative (`bool`): the row kept for its cluster.
+        - embedding (`list[float] | None`): the query's unit-length embedding, with
+          `embedding_column` (named by it).
 
     Categories:
         - filtering
@@ -290,6 +294,7 @@ class NearDuplicates(DropCounter, GlobalStep):
         default="auto", description="'exact' kNN, 'faiss' (IVF) or 'auto' (exact up to 20,000 unique texts).")
     drop_duplicates: RuntimeParameter[bool] = Field(
         default=False, description="Keep only each cluster's representative.")
+    embedding_column: Optional[str] = None
 
     _embedder: Any = PrivateAttr(default=None)
 
@@ -306,21 +311,37 @@ class NearDuplicates(DropCounter, GlobalStep):
 
     @property
     def outputs(self) -> "StepColumns":
-        return ["min_neighbor_distance", "repeat_count", "cluster_id", "is_representative"]
+        return ["min_neighbor_distance", "repeat_count", "cluster_id", "is_representative"] + (
+            [self.embedding_column] if self.embedding_column else [])
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         rows = list(inputs)
         require_columns(rows, [self.column], self.name)
         texts = [r.get(self.column) if isinstance(r.get(self.column), str) else "" for r in rows]
+        vectors: dict[str, np.ndarray] = {}
+
+        def vectors_for(unique: list[str]) -> np.ndarray:
+            found = embed(self._embedder, unique, self.batch_size)
+            vectors.update(zip(unique, found))
+            return found
+
         result = near_duplicates(
-            texts, lambda unique: embed(self._embedder, unique, self.batch_size), self.threshold, self.backend,
+            texts, vectors_for, self.threshold, self.backend,
             rank=[r.get(self.rank_by) for r in rows] if self.rank_by else None,
-            row_keys=[row_hash({k: v for k, v in r.items() if k != "distilabel_metadata"}) for r in rows])
+            row_keys=[row_hash({k: v for k, v in r.items() if k not in ("distilabel_metadata", self.embedding_column)})
+                      for r in rows])
+        if self.embedding_column:
+            missing = sorted({t for t in texts if t.strip() and t not in vectors})  # a single unique text
+            if missing:
+                vectors.update(zip(missing, embed(self._embedder, missing, self.batch_size)))
         for i, row in enumerate(rows):
             row["min_neighbor_distance"] = result.min_neighbor_distance[i]
             row["repeat_count"] = result.repeat_count[i]
             row["cluster_id"] = result.cluster_id[i]
             row["is_representative"] = result.is_representative[i]
+            if self.embedding_column:
+                vector = vectors.get(texts[i]) if texts[i].strip() else None
+                row[self.embedding_column] = None if vector is None else [round(float(x), 6) for x in vector]
         if not self.drop_duplicates:
             self._count(len(rows), [])
             yield rows

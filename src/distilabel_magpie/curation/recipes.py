@@ -138,7 +138,8 @@ class Rule:
         return set(sorted(range(len(rows)), key=key)[: self.top_k])
 
 
-def resolve_rules(recipe: Optional[str], rules: list[dict], top_k: Optional[int] = None) -> list[Rule]:
+def resolve_rules(recipe: Optional[str], rules: list[dict], top_k: Optional[int] = None,
+                  allow_empty: bool = False) -> list[Rule]:
     specs: list[dict] = []
     if recipe:
         if recipe not in RECIPES:
@@ -147,7 +148,7 @@ def resolve_rules(recipe: Optional[str], rules: list[dict], top_k: Optional[int]
     specs += list(rules)
     if top_k is not None:
         specs = [({**s, "top_k": top_k} if "top_k" in s else s) for s in specs]
-    if not specs:
+    if not specs and not allow_empty:
         raise MagpieError("FilterRecipe needs a recipe name or at least one rule")
     return [Rule.parse(s) for s in specs]
 
@@ -169,12 +170,19 @@ class FilterRecipe(DropCounter, GlobalStep):
     `{"top_k", "by"}` (optionally `"descending": false`). `response_length` and
     `instruction_length` are derived columns. A row whose value is missing fails a threshold.
 
+    Status columns (`status_columns`, e.g. `instruction_status`, `response_status`) are checked
+    first: a row whose query or answer failed is dropped for that (`failed: response_status ==
+    'ok'`, its value in the dropped row) rather than for a tag its judge never gave; a status
+    column no row has is left out.
+
     Attributes:
         recipe: a recipe name (optional).
         rules: rules applied after the recipe's.
+        status_columns: columns that must be `ok`, checked before the rules.
         top_k: replaces the `k` of every top-k rule (e.g. a smaller dataset than 300K).
 
     Runtime parameters:
+        - `recipe`: the recipe name.
         - `top_k`: the `k` of the top-k rules.
         - `dropped_path`: JSONL file receiving the dropped rows with their `drop_reason`.
 
@@ -214,8 +222,10 @@ class FilterRecipe(DropCounter, GlobalStep):
         ```
     """
 
-    recipe: Optional[str] = None
+    recipe: Optional[RuntimeParameter[str]] = Field(
+        default=None, description="A named recipe: pro-300k-filtered, air-300k-filtered or card.")
     rules: List[Dict[str, Any]] = Field(default_factory=list)
+    status_columns: List[str] = Field(default_factory=list)
     top_k: Optional[RuntimeParameter[int]] = Field(
         ge=1, default=None, description="Replaces k in every top-k rule of the recipe.")
 
@@ -229,13 +239,13 @@ class FilterRecipe(DropCounter, GlobalStep):
 
     def load(self) -> None:
         super().load()
-        self._rules = resolve_rules(self.recipe, self.rules, self.top_k)
+        self._rules = resolve_rules(self.recipe, self.rules, self.top_k, allow_empty=bool(self.status_columns))
         self._reset_counts()
 
     @property
     def inputs(self) -> "StepColumns":
-        rules = resolve_rules(self.recipe, self.rules, self.top_k)
-        return list(dict.fromkeys(r.source_column for r in rules))
+        rules = resolve_rules(self.recipe, self.rules, self.top_k, allow_empty=bool(self.status_columns))
+        return {**{c: False for c in self.status_columns}, **{r.source_column: True for r in rules}}
 
     @property
     def outputs(self) -> "StepColumns":
@@ -245,7 +255,9 @@ class FilterRecipe(DropCounter, GlobalStep):
         """Apply the rules to all rows; fills `rule_counts` with (rule, removed)."""
         require_columns(rows, [r.source_column for r in self._rules], self.name)
         self._rule_counts = []
-        for rule in self._rules:
+        present = set().union(*(r.keys() for r in rows)) if rows else set()
+        status = [Rule(column=c, op="==", value="ok") for c in self.status_columns if c in present]
+        for rule in status + self._rules:
             if rule.top_k is not None:
                 keep = rule.top(rows)
                 kept = [r for i, r in enumerate(rows) if i in keep]

@@ -105,6 +105,17 @@ def repetition_end(tokens: Sequence[int], ngram: int) -> Optional[int]:
     return None
 
 
+def hf_plain_text_prefix(tokenizer: Any) -> str:
+    """What a Hugging Face tokenizer adds in front of a plain text (e.g. Llama's `<s>`), as text."""
+    probe = "Hello"
+    with_special = list(tokenizer(probe)["input_ids"])
+    without = list(tokenizer(probe, add_special_tokens=False)["input_ids"])
+    for start in range(len(with_special) - len(without) + 1):
+        if with_special[start: start + len(without)] == without:
+            return tokenizer.decode(with_special[:start], skip_special_tokens=False) if start else ""
+    return ""
+
+
 def find_stop(text: str, stops: Sequence[str], start: int = 0) -> Optional[tuple[int, str]]:
     """Earliest occurrence of any stop string in `text[start:]`: (index, stop) or None."""
     best: Optional[tuple[int, str]] = None
@@ -149,6 +160,13 @@ class CompletionEngine(ABC):
     def tokenize(self, text: str) -> list[int]:
         """Token ids of `text` exactly as sent (special tokens parsed, none added)."""
         return self.runner.tokenize(text)
+
+    def plain_text_prefix(self) -> str:
+        """What the model's tokenizer puts in front of a plain text (its BOS token, as text, when
+        it adds one; "" when it adds none or the backend cannot tell). Prompts that are not
+        rendered by a chat template (a base model's few-shot prompt) start with it."""
+        prefix = getattr(self.runner, "plain_text_prefix", None)
+        return prefix() if callable(prefix) else ""
 
     def context_length(self) -> Optional[int]:
         """Tokens one sequence holds (prompt + new tokens) where the backend fixes it, else None."""

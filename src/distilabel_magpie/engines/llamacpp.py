@@ -124,6 +124,13 @@ class LlamaCppRunner:
             got = self._pieces[token] = buf.raw[:n]
         return got
 
+    def plain_text_prefix(self) -> str:
+        """The BOS token's text when the model's vocabulary adds one to plain text."""
+        if not self._lib.llama_vocab_get_add_bos(self.vocab):
+            return ""
+        bos = self._lib.llama_vocab_bos(self.vocab)
+        return "" if bos < 0 else self.piece(bos).decode("utf-8", errors="replace")
+
     def detokenize(self, tokens: Sequence[int]) -> str:
         return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="replace")
 

@@ -8,7 +8,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field
 
 from distilabel_magpie.engines.base import (
-    Completion, CompletionEngine, ProgressCallback, SamplingParams, apply_stops, repetition_end)
+    Completion, CompletionEngine, ProgressCallback, SamplingParams, apply_stops, hf_plain_text_prefix, repetition_end)
 from distilabel_magpie.engines.llm import CompletionLLM
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, from_hf_tokenizer
@@ -23,6 +23,9 @@ class VLLMRunner:
 
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def plain_text_prefix(self) -> str:
+        return hf_plain_text_prefix(self.tokenizer)
 
     def complete(self, prompts: Sequence[str], params: SamplingParams,
                  progress: Optional[ProgressCallback] = None) -> list[list[Completion]]:

@@ -4,10 +4,16 @@ the review dataset, with one-line errors for the usual mistakes."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.review.dataset_settings import build_settings, has_reasoning, kind_of, settings_mismatch
+from distilabel_magpie.review.dataset_settings import (
+    build_settings,
+    has_flag,
+    has_reasoning,
+    kind_of,
+    settings_mismatch,
+)
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -79,16 +85,22 @@ def get_dataset(client: "rg.Argilla", name: str, workspace: Optional[str] = None
 def ensure_dataset(
     client: "rg.Argilla", name: str, kind: str, workspace: Optional[str] = None,
     vector_dimensions: Optional[int] = None, reasoning: bool = False,
+    metadata: Optional[Iterable[str]] = None, tags: Optional[Iterable[str]] = None, flag: bool = False,
 ) -> "rg.Dataset":
-    """The dataset `name`, created with our layout for `kind` if missing; an existing one must have
-    a compatible layout (one-line error otherwise, nothing is logged into it). An existing dataset
-    with a reasoning field also takes rows without reasoning."""
+    """The dataset `name`, created with our layout for `kind` if missing (with the metadata
+    properties `metadata` and the judge-tag questions `tags` the rows have); an existing one must
+    have a compatible layout (one-line error otherwise, nothing is logged into it). An existing
+    dataset with a reasoning or flag field also takes rows without them."""
     import argilla as rg
 
-    wanted = build_settings(kind, vector_dimensions, reasoning)
     dataset = get_dataset(client, name, workspace)
-    if dataset is not None and not reasoning and has_reasoning(dataset.settings):
-        wanted = build_settings(kind, vector_dimensions, True)
+    if dataset is not None:
+        reasoning = reasoning or has_reasoning(dataset.settings)
+        if flag and not has_flag(dataset.settings) and kind_of(dataset.settings) == kind:
+            raise MagpieError(f"Argilla dataset {name!r} was created without a flag field: push flagged answers "
+                              "(include_flagged) to another dataset name")
+        flag = flag or has_flag(dataset.settings)
+    wanted = build_settings(kind, vector_dimensions, reasoning, metadata, tags, flag)
     if dataset is None:
         if workspace is None and not list(client.workspaces):
             raise MagpieError("the Argilla server has no workspace: create one (the local review server has one)")
@@ -97,7 +109,7 @@ def ensure_dataset(
         except Exception as e:
             raise MagpieError(f"cannot create Argilla dataset {name!r}: {_one_line(e)}") from None
         return dataset
-    if reasoning and not has_reasoning(dataset.settings) and kind_of(dataset.settings) == kind:
+    if reasoning and not has_reasoning(dataset.settings) and kind_of(dataset.settings) == kind:  # asked for
         raise MagpieError(f"Argilla dataset {name!r} was created from rows without reasoning and has no reasoning "
                           "field: push rows with reasoning to another dataset name")
     problem = settings_mismatch(wanted, dataset.settings)

@@ -1,17 +1,19 @@
 """The Argilla dataset layout of each kind of review: fields, questions, metadata and vectors.
 
-One fixed layout per kind, so every push of that kind lands in a compatible dataset and the pull
-step knows what to read back. Judge tags (Magpie paper §4) get optional questions of their own so a
-reviewer can correct them; their labels are the judge's vocabulary. Texts are shown verbatim
-(`use_markdown=False`): the reviewer sees the exact string that goes into training, and HTML in a
-generated text stays inert text instead of being rendered. Rows of reasoning models add an
-optional `reasoning` field after the answer (the model's thinking, to read or skip), which the
-pull puts back.
+One layout per kind, so every push of that kind lands in a compatible dataset and the pull step
+knows what to read back; what the data does not have is left out, so the reviewer sees no empty
+filter or question. Judge tags (Magpie paper §4) get optional questions of their own, pre-filled
+with the judge's labels, only when the rows carry those tags; their labels are the judge's
+vocabulary. Metadata properties are declared for the columns the rows have. Texts are shown
+verbatim (`use_markdown=False`): the reviewer sees the exact string that goes into training, and
+HTML in a generated text stays inert text instead of being rendered. Optional fields: `reasoning`
+after the answer (the thinking of a reasoning model, to read or skip), which the pull puts back,
+and `flag`, above the texts, saying why an answer was flagged (a push with `include_flagged`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from distilabel_magpie.errors import MagpieError
 
@@ -37,15 +39,31 @@ PREFERENCE_LABELS = {"response_1": "Response 1 is better", "response_2": "Respon
 VERDICT_LABELS = {"accept": "Accept", "reject": "Reject"}
 VECTOR_NAME = "embedding"
 REASONING_FIELD = "reasoning"  # optional field of sft and chat datasets
+FLAG_FIELD = "flag"  # optional field: why an answer was flagged (truncated, looping, ...)
+OPTIONAL_FIELDS = (REASONING_FIELD, FLAG_FIELD)
+TAG_QUESTION_NAMES = tuple(name for name, _ in TAG_QUESTIONS.values())
 
 GUIDELINES = {
-    "sft": "Rate the response, then accept or reject the pair. Rewrite the response in *Corrected response* "
-           "if it needs fixing: the corrected text is what goes into the reviewed dataset. Optionally correct "
-           "the judge's tags of the instruction.",
-    "chat": "Rate the conversation, then accept or reject it. Rewrite the final assistant message in "
-            "*Corrected response* if it needs fixing.",
-    "preference": "Pick the better response (the suggestion is the reward model's choice). Optionally "
-                  "rewrite the better response in *Corrected response*.",
+    "sft": "Rate the response (1-5), then accept or reject the pair. *Corrected response* starts as the model's "
+           "response: edit it if it needs fixing; what it holds when you submit goes into the reviewed dataset. "
+           "Correct the judge's tags of the instruction where they are wrong. A *Flag* above the texts says why "
+           "the response was flagged (e.g. cut at the token limit).",
+    "chat": "Rate the assistant's answers in the conversation (1-5), then accept or reject the conversation. "
+            "*Corrected final answer* starts as the last assistant message: edit it if it needs fixing; what it "
+            "holds when you submit goes into the reviewed dataset. Correct the judge's tags of the first user "
+            "message where they are wrong.",
+    "preference": "Pick the better response (the suggestion is the reward model's choice). *Corrected response* "
+                  "starts as the reward model's choice: it replaces the response you pick if you edit it.",
+}
+QUALITY_TITLES = {
+    "sft": "Response quality (1 = unusable, 5 = excellent)",
+    "chat": "Quality of the assistant's answers (1 = unusable, 5 = excellent)",
+}
+CORRECTION = {
+    "sft": ("Corrected response", "Starts as the model's response; edit it if it needs fixing."),
+    "chat": ("Corrected final answer", "Starts as the last assistant message; edit it if it needs fixing."),
+    "preference": ("Corrected response", "Starts as the reward model's choice; edit it to replace the response "
+                                         "you picked."),
 }
 
 # metadata name -> type; the same for every kind so filters look alike everywhere. Names must differ
@@ -54,7 +72,8 @@ _COMMON_METADATA = {
     "model": "terms", "template": "terms", "run_id": "terms", "system_prompt_key": "terms", "language": "terms",
     "instruction_status": "terms", "response_status": "terms",
     "tag_quality": "terms", "tag_difficulty": "terms", "tag_task_category": "terms",
-    "reward": "float", "min_neighbor_distance": "float", "repeat_count": "integer",
+    "reward": "float", "reward_base": "float", "reward_difference": "float", "safety": "terms",
+    "min_neighbor_distance": "float", "repeat_count": "integer",
     "instruction_length": "integer", "response_length": "integer",
 }
 METADATA = {
@@ -65,9 +84,22 @@ METADATA = {
 }
 # metadata an annotator should not see (it gives the reward model's pick away)
 HIDDEN_METADATA = {"reward_choice"}
+# metadata that is a column of the pushed row, by the column's name (the pull puts them back); the
+# others are derived by the push (lengths, turns, the run, the reward model's side)
+ROW_COLUMNS = {"model": "model_name", "template": "template", "system_prompt_key": "system_prompt_key",
+               "language": "language", "instruction_status": "instruction_status",
+               "response_status": "response_status", "tag_quality": "quality", "tag_difficulty": "difficulty",
+               "tag_task_category": "task_category", "reward": "reward", "reward_base": "reward_base",
+               "reward_difference": "reward_difference", "safety": "safety",
+               "min_neighbor_distance": "min_neighbor_distance", "repeat_count": "repeat_count",
+               "chosen_score": "chosen_score", "rejected_score": "rejected_score", "margin": "margin"}
 
 
-def _review_questions(rg, kind: str) -> list:
+TAG_TITLES = {"instruction_quality": "Instruction quality (judge's tag)", "difficulty": "Difficulty (judge's tag)",
+              "task_category": "Task category (judge's tag)"}
+
+
+def _review_questions(rg, kind: str, tags: Optional[Iterable[str]] = None) -> list:
     if kind == "preference":
         questions = [
             rg.LabelQuestion(name="preference", title="Which response is better?", labels=PREFERENCE_LABELS),
@@ -76,50 +108,58 @@ def _review_questions(rg, kind: str) -> list:
         ]
     else:
         questions = [
-            rg.RatingQuestion(name="quality", title="Response quality (1 = unusable, 5 = excellent)",
-                              values=[1, 2, 3, 4, 5]),
+            rg.RatingQuestion(name="quality", title=QUALITY_TITLES[kind], values=[1, 2, 3, 4, 5]),
             rg.LabelQuestion(name="verdict", title="Keep this example?", labels=VERDICT_LABELS),
         ]
-    questions.append(rg.TextQuestion(
-        name="corrected_response", title="Corrected response (optional)", required=False, use_markdown=False,
-        description="Leave empty to keep the response as it is.",
-    ))
+    title, description = CORRECTION[kind]
+    questions.append(rg.TextQuestion(name="corrected_response", title=title, required=False, use_markdown=False,
+                                     description=description))
+    wanted = set(TAG_QUESTION_NAMES if tags is None else tags)
     for name, labels in TAG_QUESTIONS.values():
-        questions.append(rg.LabelQuestion(name=name, title=name.replace("_", " ").capitalize() + " (judge tag)",
-                                          labels=labels, required=False))
+        if name in wanted:
+            questions.append(rg.LabelQuestion(name=name, title=TAG_TITLES[name], labels=labels, required=False))
     return questions
 
 
-def _fields(rg, kind: str, reasoning: bool = False) -> list:
+def _fields(rg, kind: str, reasoning: bool = False, flag: bool = False) -> list:
     thinking = [rg.TextField(name=REASONING_FIELD, title="Reasoning (the model's thinking before its answer)",
                              use_markdown=False, required=False)] if reasoning else []
+    flagged = [rg.TextField(name=FLAG_FIELD, title="Flag", use_markdown=False, required=False)] if flag else []
     if kind == "sft":
-        return [rg.TextField(name="instruction", title="Instruction", use_markdown=False),
+        return [*flagged, rg.TextField(name="instruction", title="Instruction", use_markdown=False),
                 rg.TextField(name="response", title="Response", use_markdown=False), *thinking]
     if kind == "chat":
-        return [rg.ChatField(name="messages", title="Conversation", use_markdown=False), *thinking]
+        return [*flagged, rg.ChatField(name="messages", title="Conversation", use_markdown=False), *thinking]
     return [rg.ChatField(name="prompt", title="Prompt", use_markdown=False),
             rg.TextField(name="response_1", title="Response 1", use_markdown=False),
             rg.TextField(name="response_2", title="Response 2", use_markdown=False)]
 
 
-def build_settings(kind: str, vector_dimensions: Optional[int] = None, reasoning: bool = False) -> "rg.Settings":
+def build_settings(kind: str, vector_dimensions: Optional[int] = None, reasoning: bool = False,
+                   metadata: Optional[Iterable[str]] = None, tags: Optional[Iterable[str]] = None,
+                   flag: bool = False) -> "rg.Settings":
     """The dataset settings for `kind`; a vector field when the rows carry embeddings, a reasoning
-    field (sft and chat) when they carry reasoning."""
+    field (sft and chat) when they carry reasoning, a flag field (sft and chat) for pushes of
+    flagged answers. `metadata`: the metadata properties to declare (None: every one of the kind);
+    `tags`: the judge-tag questions to ask (None: all three)."""
     import argilla as rg
 
     if kind not in KINDS:
         raise MagpieError(f"unknown review kind {kind!r}: use one of {', '.join(KINDS)}")
     if reasoning and kind == "preference":
         raise MagpieError("preference review datasets have no reasoning field; push the answers without it")
+    if flag and kind == "preference":
+        raise MagpieError("preference review datasets have no flag field")
     makers = {"terms": rg.TermsMetadataProperty, "float": rg.FloatMetadataProperty,
               "integer": rg.IntegerMetadataProperty}
-    metadata = [makers[t](name=name, visible_for_annotators=name not in HIDDEN_METADATA)
-                for name, t in METADATA[kind].items()]
+    names = set(METADATA[kind] if metadata is None else metadata)
+    properties = [makers[t](name=name, visible_for_annotators=name not in HIDDEN_METADATA)
+                  for name, t in METADATA[kind].items() if name in names]
     vectors = [rg.VectorField(name=VECTOR_NAME, dimensions=vector_dimensions)] if vector_dimensions else []
     return rg.Settings(
-        guidelines=GUIDELINES[kind], fields=_fields(rg, kind, reasoning), questions=_review_questions(rg, kind),
-        metadata=metadata, vectors=vectors, allow_extra_metadata=False,
+        guidelines=GUIDELINES[kind], fields=_fields(rg, kind, reasoning, flag),
+        questions=_review_questions(rg, kind, tags), metadata=properties, vectors=vectors,
+        allow_extra_metadata=False,
     )
 
 
@@ -141,16 +181,22 @@ def signature(settings: "rg.Settings") -> dict:
 
 def settings_mismatch(wanted: "rg.Settings", existing: "rg.Settings") -> Optional[str]:
     """None when records built for `wanted` can be logged into a dataset with `existing` settings;
-    otherwise what differs, in a few words."""
+    otherwise what differs, in a few words. Judge-tag questions and metadata properties may differ
+    (the push leaves out suggestions and metadata the dataset has no place for); a metadata
+    property both have must have one type."""
     w, e = signature(wanted), signature(existing)
     if w["fields"] != e["fields"]:
         return f"fields {[f[0] for f in e['fields']]} instead of {[f[0] for f in w['fields']]}"
-    if w["questions"] != e["questions"]:
-        diff = sorted({q[0] for q in set(w["questions"]) ^ set(e["questions"])})
-        return f"questions differ ({', '.join(diff)})"
+    core = [{q for q in found["questions"] if q[0] not in TAG_QUESTION_NAMES} for found in (w, e)]
+    if core[0] != core[1]:
+        return f"questions differ ({', '.join(sorted({q[0] for q in core[0] ^ core[1]}))})"
+    existing_tags = {q[0]: q for q in e["questions"] if q[0] in TAG_QUESTION_NAMES}
+    for question in w["questions"]:
+        if question[0] in existing_tags and existing_tags[question[0]] != question:
+            return f"questions differ ({question[0]})"
     for name, kind in w["metadata"].items():
-        if e["metadata"].get(name) != kind:
-            return f"metadata property {name!r} is missing or of another type"
+        if name in e["metadata"] and e["metadata"][name] != kind:
+            return f"metadata property {name!r} is of another type"
     for name, dims in w["vectors"].items():
         if e["vectors"].get(name) != dims:
             got = e["vectors"].get(name)
@@ -163,9 +209,13 @@ def has_reasoning(settings: "rg.Settings") -> bool:
     return any(f.name == REASONING_FIELD for f in settings.fields)
 
 
+def has_flag(settings: "rg.Settings") -> bool:
+    return any(f.name == FLAG_FIELD for f in settings.fields)
+
+
 def kind_of(settings: "rg.Settings") -> Optional[str]:
     """Which of our layouts a dataset has (None for a dataset this package did not create)."""
-    names = {f.name for f in settings.fields} - {REASONING_FIELD}
+    names = {f.name for f in settings.fields} - set(OPTIONAL_FIELDS)
     for kind in KINDS:
         if names == {f.name for f in build_settings(kind).fields}:
             return kind

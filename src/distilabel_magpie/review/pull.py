@@ -16,7 +16,7 @@ from distilabel.steps.base import GeneratorStep
 from pydantic import Field, PrivateAttr, SecretStr
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.review.dataset_settings import REASONING_FIELD, TAG_QUESTIONS, kind_of
+from distilabel_magpie.review.dataset_settings import METADATA, REASONING_FIELD, ROW_COLUMNS, TAG_QUESTIONS, kind_of
 from distilabel_magpie.review.records import turn_reasoning_of
 
 if TYPE_CHECKING:
@@ -25,12 +25,16 @@ if TYPE_CHECKING:
 
 PAGE = 500
 _TAG_COLUMNS = [f"review_{question}" for question, _ in TAG_QUESTIONS.values()]
-REVIEW_COLUMNS = ["review_quality", "review_edited", "review_reviewers", *_TAG_COLUMNS, "argilla_id"]
+REVIEW_COLUMNS = ["review_quality", "review_edited", "original_response", "review_reviewers", *_TAG_COLUMNS,
+                  "argilla_id"]
 OUTPUT_COLUMNS = {
     "sft": ["instruction", "response", "reasoning", "review_verdict", *REVIEW_COLUMNS],
     "chat": ["messages", "review_verdict", *REVIEW_COLUMNS],
     "preference": ["prompt", "chosen", "rejected", "review_agrees_with_reward", *REVIEW_COLUMNS],
 }
+# The row's own columns the push kept in the record's metadata, back under their names.
+ORIGINAL_COLUMNS = {kind: [column for name, column in ROW_COLUMNS.items() if name in METADATA[kind]]
+                    for kind in OUTPUT_COLUMNS}
 
 
 @dataclass
@@ -67,8 +71,9 @@ def _iter_records(client: "rg.Argilla", dataset: "rg.Dataset") -> Iterator[dict]
         offset += PAGE
 
 
-def _first_text(values: list) -> Optional[str]:
-    return next((v for v in values if isinstance(v, str) and v.strip()), None)
+def _first_edit(values: list, originals: tuple) -> Optional[str]:
+    """The first corrected response that changes something (the box starts as the original text)."""
+    return next((v for v in values if isinstance(v, str) and v.strip() and v not in originals), None)
 
 
 def _review(record: dict, kind: str, counts: PullCounts) -> Optional[dict]:
@@ -87,15 +92,18 @@ def _review(record: dict, kind: str, counts: PullCounts) -> Optional[dict]:
         return [s.get(question) for s in submitted if s.get(question) is not None]
 
     ratings = [v for v in answers("quality") if isinstance(v, (int, float))]
-    corrected = _first_text(answers("corrected_response"))
+    fields = record.get("fields") or {}
+    corrected = _first_edit(answers("corrected_response"), _originals(fields, kind))
+    metadata = record.get("metadata") or {}
     row = {
+        **{column: metadata.get(name) for name, column in ROW_COLUMNS.items() if name in METADATA[kind]},
         "review_quality": sum(ratings) / len(ratings) if ratings else None,
         "review_edited": corrected is not None,
+        "original_response": None,
         "review_reviewers": len(submitted),
         **{f"review_{q}": (answers(q) or [None])[0] for q, _ in TAG_QUESTIONS.values()},
         "argilla_id": record.get("external_id"),
     }
-    fields = record.get("fields") or {}
     if kind == "preference":
         votes = answers("preference")
         winner = max(("response_1", "response_2"), key=votes.count)
@@ -104,6 +112,8 @@ def _review(record: dict, kind: str, counts: PullCounts) -> Optional[dict]:
             return None
         loser = "response_2" if winner == "response_1" else "response_1"
         reward_choice = (record.get("metadata") or {}).get("reward_choice")
+        if corrected:
+            row["original_response"] = fields[winner]
         row.update(
             prompt=fields["prompt"],
             chosen=[{"role": "assistant", "content": corrected or fields[winner]}],
@@ -117,7 +127,7 @@ def _review(record: dict, kind: str, counts: PullCounts) -> Optional[dict]:
     row["review_verdict"] = "accept"
     if kind == "sft":
         row.update(instruction=fields["instruction"], response=corrected or fields["response"],
-                   reasoning=fields.get(REASONING_FIELD))
+                   reasoning=fields.get(REASONING_FIELD), original_response=fields["response"] if corrected else None)
     else:
         messages = [dict(m) for m in fields["messages"]]
         reasonings = turn_reasoning_of(fields.get(REASONING_FIELD))
@@ -129,9 +139,20 @@ def _review(record: dict, kind: str, counts: PullCounts) -> Optional[dict]:
                     m["reasoning_content"] = reasonings[turn]
         if corrected:
             last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+            row["original_response"] = messages[last]["content"]
             messages[last]["content"] = corrected
         row["messages"] = messages
     return row
+
+
+def _originals(fields: dict, kind: str) -> tuple:
+    """The texts a corrected response may replace: unchanged, it is no edit."""
+    if kind == "sft":
+        return (fields.get("response"),)
+    if kind == "preference":
+        return (fields.get("response_1"), fields.get("response_2"))
+    assistants = [m.get("content") for m in fields.get("messages") or [] if m.get("role") == "assistant"]
+    return tuple(assistants[-1:])
 
 
 def pull_reviewed(client: "rg.Argilla", dataset: "rg.Dataset", kind: Optional[str] = None) -> tuple[list, PullCounts]:
@@ -142,11 +163,13 @@ def pull_reviewed(client: "rg.Argilla", dataset: "rg.Dataset", kind: Optional[st
     if kind is not None and kind != found:
         raise MagpieError(f"Argilla dataset {dataset.name!r} is a {found} review dataset, not {kind}")
     counts, rows = PullCounts(), []
+    declared = {m.name for m in dataset.settings.metadata}
+    original = [column for name, column in ROW_COLUMNS.items() if name in METADATA[found] and name in declared]
     for record in _iter_records(client, dataset):
         counts.records += 1
         row = _review(record, found, counts)
         if row is not None:
-            rows.append({c: row.get(c) for c in OUTPUT_COLUMNS[found]})
+            rows.append({c: row.get(c) for c in OUTPUT_COLUMNS[found] + original})
             counts.pulled += 1
     return rows, counts
 
@@ -167,7 +190,8 @@ class LoadReviewedFromArgilla(GeneratorStep):
 
     Only records with a submitted review are yielded; pending, discarded, rejected and tied records
     are left out and counted (logged, and available as `counts`). A reviewer's corrected response
-    replaces the response (SFT), the final assistant message (chat) or the chosen answer (DPO). The
+    replaces the response (SFT), the final assistant message (chat) or the chosen answer (DPO); the
+    text it replaced stays in `original_response`, and the row's columns kept as metadata come back. The
     reviewer's ratings become `review_*` columns. Reasoning comes back as it was pushed (the
     `reasoning` column, or `reasoning_content` of the assistant messages), also next to a
     corrected answer.
@@ -191,7 +215,13 @@ class LoadReviewedFromArgilla(GeneratorStep):
         - review_verdict (`str`): `accept` (sft and chat).
         - review_agrees_with_reward (`bool | None`): whether the reviewers picked the reward
           model's choice (preference).
-        - review_quality (`float | None`): mean rating; review_edited (`bool`); review_reviewers
+        - the row's own columns the push kept as metadata (model_name, template, system_prompt_key,
+          language, instruction_status, response_status, quality, difficulty, task_category, reward,
+          reward_base, reward_difference, safety, min_neighbor_distance, repeat_count; preference:
+          chosen_score, rejected_score, margin), where the dataset has them.
+        - original_response (`str | None`): for an edited record, the text the correction replaced.
+        - review_quality (`float | None`): mean rating; review_edited (`bool`: a reviewer changed
+          the corrected response, which starts as the original); review_reviewers
           (`int`); review_instruction_quality, review_difficulty, review_task_category
           (`str | None`): corrected judge tags; argilla_id (`str`).
 
@@ -229,7 +259,7 @@ class LoadReviewedFromArgilla(GeneratorStep):
 
     @property
     def outputs(self) -> "StepColumns":
-        return list(OUTPUT_COLUMNS[self.kind])
+        return list(OUTPUT_COLUMNS[self.kind]) + ORIGINAL_COLUMNS[self.kind]
 
     @property
     def counts(self) -> PullCounts:

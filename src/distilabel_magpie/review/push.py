@@ -9,7 +9,13 @@ from pydantic import Field, PrivateAttr, SecretStr
 
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.review.connection import ArgillaUnavailable, connect, ensure_dataset
-from distilabel_magpie.review.dataset_settings import REASONING_FIELD, has_reasoning
+from distilabel_magpie.review.dataset_settings import (
+    FLAG_FIELD,
+    REASONING_FIELD,
+    TAG_QUESTION_NAMES,
+    has_flag,
+    has_reasoning,
+)
 from distilabel_magpie.review.records import (
     BUILDERS,
     OPTIONAL,
@@ -18,6 +24,7 @@ from distilabel_magpie.review.records import (
     REQUIRED,
     ReviewRecord,
     SkipRow,
+    flag_of,
 )
 from distilabel_magpie.review.uploader import PushCounts, RecordUploader
 
@@ -42,7 +49,8 @@ class ArgillaReviewStep(Step):
 
     kind: ClassVar[str]
 
-    dataset_name: RuntimeParameter[str] = Field(default=None, description="Name of the Argilla dataset to log to.")
+    dataset_name: Optional[RuntimeParameter[str]] = Field(
+        default=None, description="Name of the Argilla dataset to log to (required, unless the step is optional).")
     dataset_workspace: Optional[RuntimeParameter[str]] = Field(
         default=None, description="Argilla workspace of the dataset (default: the user's first workspace).")
     api_url: Optional[RuntimeParameter[str]] = Field(
@@ -60,6 +68,11 @@ class ArgillaReviewStep(Step):
         ge=0, default=1.0, description="First retry delay in seconds; doubles each retry (at most 30 s).")
     max_text_chars: RuntimeParameter[int] = Field(
         ge=1, default=100_000, description="Rows with a longer text are skipped (counted, with the reason).")
+    include_flagged: RuntimeParameter[bool] = Field(
+        default=False, description="Also push rows whose answer is flagged (response_status not ok: truncated, "
+        "repetitive...), with the reason in a Flag field above the texts; off: they are skipped and counted.")
+    # Pipelines that push only when asked: without a dataset_name the step passes rows unchanged.
+    optional: bool = False
 
     _client: Any = PrivateAttr(None)
     _dataset: Any = PrivateAttr(None)
@@ -67,6 +80,7 @@ class ArgillaReviewStep(Step):
     _counts: PushCounts = PrivateAttr(default_factory=PushCounts)
     _pipeline_name: Optional[str] = PrivateAttr(None)
     _warned_no_vectors: bool = PrivateAttr(False)
+    _warned_left_out: set = PrivateAttr(default_factory=set)
 
     @property
     def inputs(self) -> "StepColumns":
@@ -84,10 +98,14 @@ class ArgillaReviewStep(Step):
 
     def load(self) -> None:
         super().load()
+        self._counts = PushCounts()
+        if not self.dataset_name and self.optional:
+            self._logger.info(f"{self.name}: no dataset_name given, nothing is pushed to Argilla (push with "
+                              f"--param {self.name}.dataset_name=NAME)")
+            return
         if not self.dataset_name:
             raise MagpieError(f"{type(self).__name__} needs `dataset_name` (the Argilla dataset to log to)")
         self._client = connect(self.api_url, secret_value(self.api_key))
-        self._counts = PushCounts()
 
     def unload(self) -> None:
         if self._logger is not None and self._counts.total:
@@ -116,8 +134,12 @@ class ArgillaReviewStep(Step):
             return
         dims = next((len(r.vector) for r in records if r.vector is not None), None)
         reasoning = any(REASONING_FIELD in r.fields for r in records)
+        # Declared from the first records: only the metadata and judge tags the rows have.
+        metadata = {name for r in records for name in r.metadata}
+        tags = {s[0] for r in records for s in r.suggestions if s[0] in TAG_QUESTION_NAMES}
+        flag = self.include_flagged and self.kind != "preference"
         self._dataset = ensure_dataset(self._client, self.dataset_name, self.kind, self.dataset_workspace, dims,
-                                       reasoning)
+                                       reasoning, metadata, tags, flag)
         self._uploader = RecordUploader(self._client, self._dataset, self.max_retries, self.retry_backoff,
                                         logger=self._logger)
 
@@ -125,6 +147,25 @@ class ArgillaReviewStep(Step):
         """A reason to skip the record if its reasoning has no field in the dataset."""
         if REASONING_FIELD in record.fields and not has_reasoning(self._dataset.settings):
             return "the dataset has no reasoning field (it was created from rows without reasoning)"
+        return None
+
+    def _fit_layout(self, record: ReviewRecord) -> Optional[str]:
+        """Leaves out the metadata and suggestions the dataset has no place for (logged once each);
+        a reason to skip the record if its flag has no field."""
+        settings = self._dataset.settings
+        if FLAG_FIELD in record.fields and not has_flag(settings):
+            return "the dataset has no flag field (it was created without include_flagged)"
+        properties = {m.name for m in settings.metadata}
+        questions = {q.name for q in settings.questions}
+        left_out = sorted(set(record.metadata) - properties) + sorted(
+            {s[0] for s in record.suggestions} - questions)
+        record.metadata = {k: v for k, v in record.metadata.items() if k in properties}
+        record.suggestions = [s for s in record.suggestions if s[0] in questions]
+        new = [name for name in left_out if name not in self._warned_left_out]
+        if new and self._logger is not None:
+            self._warned_left_out.update(new)
+            self._logger.warning(f"Argilla dataset {self.dataset_name!r} has no metadata property or question for "
+                                 f"{', '.join(new)} (it was created from rows without them): left out")
         return None
 
     def _fit_vector(self, record: ReviewRecord) -> Optional[str]:
@@ -153,10 +194,16 @@ class ArgillaReviewStep(Step):
         for i, row in enumerate(rows):
             try:
                 record = build(row, run_id, self.max_text_chars)
+                flag = flag_of(row) if self.kind == "sft" else None
+                if flag and not self.include_flagged:
+                    raise SkipRow(f"response_status is {row['response_status']!r}: flagged answers are not pushed "
+                                  "(include_flagged=True pushes them with a visible flag)")
             except SkipRow as e:
                 row.update(argilla_id=None, argilla_status="skipped", argilla_error=str(e))
                 counts.add("skipped", str(e))
                 continue
+            if flag:
+                record.fields[FLAG_FIELD] = flag
             row["argilla_id"] = record.id
             if record.id in seen:  # same content twice in one batch: one record
                 row.update(argilla_status="duplicate", argilla_error=f"same content as row {seen[record.id]}")
@@ -176,7 +223,7 @@ class ArgillaReviewStep(Step):
         if records:
             sendable = []
             for record, i in zip(records, positions):
-                problem = self._fit_reasoning(record) or self._fit_vector(record)
+                problem = self._fit_reasoning(record) or self._fit_layout(record) or self._fit_vector(record)
                 if problem:
                     rows[i].update(argilla_status="skipped", argilla_error=problem)
                     counts.add("skipped", problem)
@@ -194,17 +241,24 @@ class ArgillaReviewStep(Step):
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         rows = [dict(r) for r in inputs]
-        self.push_rows(rows)
+        if self._client is not None:
+            self.push_rows(rows)
         yield rows
 
 
 class PushSFTToArgilla(ArgillaReviewStep):
     """Logs instruction/response pairs to Argilla for human review.
 
-    Reviewers rate the response (1-5), accept or reject the pair, may write a corrected response and
-    may correct the judge's tags, which are shown as suggestions with the judge's scores. Records get
-    a stable id derived from their content, so pushing the same rows again updates the same records;
-    batches are retried on connection errors and 5xx answers; every row ends with a status.
+    Reviewers rate the response (1-5), accept or reject the pair, may edit the corrected response
+    (it starts as the response) and may correct the judge's tags, which are pre-filled as
+    suggestions with the judge's scores (questions only for the tags the rows have). With a reward
+    difference r* - r_base the verdict is pre-filled too: accept when the answer beats the base
+    model's, with probability sigmoid(r* - r_base). Metadata properties are declared for the
+    columns the first rows have. Rows whose answer is flagged (`response_status` not ok, e.g. cut
+    at the token limit) are skipped unless `include_flagged`, which pushes them with the reason in
+    a `Flag` field above the texts. Records get a stable id derived from their content, so pushing
+    the same rows again updates the same records; batches are retried on connection errors and 5xx
+    answers; every row ends with a status.
 
     Attributes:
         dataset_name: the Argilla dataset (created with this layout if missing).
@@ -216,10 +270,13 @@ class PushSFTToArgilla(ArgillaReviewStep):
         max_retries: retries of a batch.
         retry_backoff: first retry delay in seconds (doubling).
         max_text_chars: rows with longer texts are skipped and counted.
+        include_flagged: push flagged answers too, with a visible flag.
+        optional: without a `dataset_name`, pass the rows on unpushed instead of failing (for
+            pipelines that push only when asked).
 
     Runtime parameters:
         - `dataset_name`, `dataset_workspace`, `api_url`, `api_key`, `run_id`, `max_retries`,
-          `retry_backoff`, `max_text_chars`: as the attributes.
+          `retry_backoff`, `max_text_chars`, `include_flagged`: as the attributes.
 
     Input columns:
         - instruction (`str`): the query.
@@ -230,7 +287,8 @@ class PushSFTToArgilla(ArgillaReviewStep):
           (`str`, optional): metadata.
         - quality, difficulty, task_category (`str`, optional): judge tags, suggested with
           `quality_score`, `difficulty_score`, `task_category_score` (floats in [0, 1]) as scores.
-        - reward, min_neighbor_distance (`float`, optional), repeat_count (`int`, optional): metadata.
+        - reward, reward_base, reward_difference, min_neighbor_distance (`float`, optional), repeat_count
+          (`int`, optional), safety (`str`, optional): metadata; reward_difference also suggests the verdict.
         - embedding (`list[float]`, optional): a vector, for "find similar" in the UI.
 
     Output columns:

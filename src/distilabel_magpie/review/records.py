@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from distilabel_magpie.chat_template import REASONING_FIELDS
-from distilabel_magpie.review.dataset_settings import METADATA, REASONING_FIELD, TAG_QUESTIONS
+from distilabel_magpie.review.dataset_settings import METADATA, REASONING_FIELD, ROW_COLUMNS, TAG_QUESTIONS
 
 # argilla-server's limits for chat messages (api/schemas/v1/chat.py)
 MAX_CHAT_MESSAGE_CHARS = 20000
@@ -34,7 +34,8 @@ REQUIRED = {"sft": ("instruction", "response"), "chat": ("messages",), "preferen
 OPTIONAL = (
     "reasoning", "instruction_status", "response_status", "model_name", "template", "system_prompt_key", "language",
     "quality", "difficulty", "task_category", "quality_score", "difficulty_score", "task_category_score",
-    "reward", "min_neighbor_distance", "repeat_count", "embedding", "judge_model", "reward_model",
+    "reward", "reward_base", "reward_difference", "safety", "min_neighbor_distance", "repeat_count", "embedding",
+    "judge_model", "reward_model",
 )
 PREFERENCE_OPTIONAL = ("chosen_score", "rejected_score", "margin", "generations", "ratings")
 
@@ -138,6 +139,15 @@ def _score(value: Any) -> Optional[float]:
     return number if number is not None and 0.0 <= number <= 1.0 else None  # Argilla: scores in [0, 1]
 
 
+_AGENT_CHARS = re.compile(r"[^a-zA-Z0-9\-_:./\s]")
+
+
+def agent_name(name: Any, default: str) -> str:
+    """A suggestion's agent as Argilla takes it (letters, digits, -_:./ and spaces)."""
+    text = _AGENT_CHARS.sub("-", str(name or "")).strip()
+    return text if re.search(r"[a-zA-Z0-9]", text) else default
+
+
 def _tag_suggestions(row: dict) -> list:
     suggestions = []
     for column, (question, labels) in TAG_QUESTIONS.items():
@@ -146,20 +156,46 @@ def _tag_suggestions(row: dict) -> list:
             continue
         label = next((lab for lab in labels if lab.lower() == value.strip().lower()), None)
         if label is not None:
-            suggestions.append((question, label, _score(row.get(f"{column}_score")), row.get("judge_model") or "judge"))
+            suggestions.append((question, label, _score(row.get(f"{column}_score")),
+                                agent_name(row.get("judge_model"), "judge")))
     return suggestions
 
 
 def _common_metadata(row: dict) -> dict:
-    raw = {
-        "model": row.get("model_name"), "template": row.get("template"),
-        "system_prompt_key": row.get("system_prompt_key"), "language": row.get("language"),
-        "instruction_status": row.get("instruction_status"), "response_status": row.get("response_status"),
-        "tag_quality": row.get("quality"), "tag_difficulty": row.get("difficulty"),
-        "tag_task_category": row.get("task_category"), "reward": row.get("reward"),
-        "min_neighbor_distance": row.get("min_neighbor_distance"), "repeat_count": row.get("repeat_count"),
-    }
-    return raw
+    return {name: row.get(column) for name, column in ROW_COLUMNS.items()
+            if name not in ("chosen_score", "rejected_score", "margin")}
+
+
+def _correction(text: str) -> tuple:
+    """The corrected-response box starts as the text it corrects."""
+    return ("corrected_response", text, None, "model response")  # agents: letters, digits, -_:./ and spaces
+
+
+def _verdict_suggestion(row: dict) -> list:
+    """With a reward difference r* - r_base: accept when the answer beats the base model's, with the
+    Bradley-Terry probability sigmoid(r* - r_base) that it does (or its complement for reject)."""
+    difference = _finite(row.get("reward_difference"))
+    if difference is None:
+        return []
+    p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, difference))))
+    label = "accept" if difference > 0 else "reject"
+    return [("verdict", label, p if label == "accept" else 1.0 - p, "reward difference r - r_base")]
+
+
+FLAG_TEXTS = {
+    "truncated": "The answer hit the token limit: it stops mid-sentence.",
+    "repetitive": "The answer was caught repeating itself and cut where the loop began.",
+    "empty": "The answer is empty.",
+    "error": "The model failed on this answer.",
+}
+
+
+def flag_of(row: dict) -> Optional[str]:
+    """Why a row's answer is flagged (its response_status is not ok), as the reviewer reads it."""
+    status = row.get("response_status")
+    if not isinstance(status, str) or status in ("ok", ""):
+        return None
+    return f"{FLAG_TEXTS.get(status, 'The answer was flagged.')} (response_status: {status})"
 
 
 def _finish(kind: str, raw: dict) -> dict:
@@ -229,8 +265,9 @@ def sft_record(row: dict, run_id: Optional[str], max_chars: int) -> ReviewRecord
     if isinstance(reasoning, str) and reasoning.strip():  # an empty think block is no reasoning to review
         content[REASONING_FIELD] = clean_text(reasoning, "reasoning", max_chars)
     return ReviewRecord(
-        id=record_id("sft", content), fields=content,
-        metadata=_finish("sft", meta), suggestions=_tag_suggestions(row), vector=_vector(row.get("embedding")),
+        id=record_id("sft", content), fields=content, metadata=_finish("sft", meta),
+        suggestions=_tag_suggestions(row) + _verdict_suggestion(row) + [_correction(response)],
+        vector=_vector(row.get("embedding")),
     )
 
 
@@ -245,8 +282,9 @@ def chat_record(row: dict, run_id: Optional[str], max_chars: int) -> ReviewRecor
     reasoning = _chat_reasoning(row["messages"], max_chars)
     fields = {"messages": messages, **({REASONING_FIELD: reasoning} if reasoning else {})}
     return ReviewRecord(
-        id=record_id("chat", messages if not reasoning else fields), fields=fields,
-        metadata=_finish("chat", meta), suggestions=_tag_suggestions(row), vector=_vector(row.get("embedding")),
+        id=record_id("chat", messages if not reasoning else fields), fields=fields, metadata=_finish("chat", meta),
+        suggestions=_tag_suggestions(row) + _verdict_suggestion(row) + [_correction(assistants[-1])],
+        vector=_vector(row.get("embedding")),
     )
 
 
@@ -281,7 +319,7 @@ def preference_record(row: dict, run_id: Optional[str], max_chars: int) -> Revie
         margin = chosen_score - rejected_score
     # Bradley-Terry: P(chosen beats rejected) = sigmoid(reward margin), a score in [0, 1].
     confidence = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, margin)))) if margin is not None else None
-    suggestions = [("preference", choice, confidence, row.get("reward_model") or "reward-model")]
+    suggestions = [("preference", choice, confidence, agent_name(row.get("reward_model"), "reward-model"))]
     users = [m["content"] for m in prompt if m["role"] == "user"]
     generations = row.get("generations")
     meta = {**_common_metadata(row), "run_id": run_id, "chosen_score": chosen_score,
@@ -290,7 +328,7 @@ def preference_record(row: dict, run_id: Optional[str], max_chars: int) -> Revie
             "instruction_length": len(users[-1]) if users else None, "response_length": len(chosen)}
     return ReviewRecord(
         id=rid, fields={"prompt": prompt, "response_1": first, "response_2": second},
-        metadata=_finish("preference", meta), suggestions=suggestions + _tag_suggestions(row),
+        metadata=_finish("preference", meta), suggestions=suggestions + _tag_suggestions(row) + [_correction(chosen)],
         vector=_vector(row.get("embedding")),
     )
 

@@ -138,6 +138,7 @@ class MagpieJudge(Task):
         - other_task_categories (`list[str] | None`): further categories.
         - judge_status (`str`): `ok`, `failed` (some tag unparsable) or `skipped`.
         - judge_error (`str | None`): `tag: reason` for each failed tag.
+        - judge_model (`str`): the judge (the row's `model_name`, the model that wrote it, is kept).
 
     Categories:
         - scorer
@@ -214,7 +215,7 @@ class MagpieJudge(Task):
 
     @property
     def outputs(self) -> "StepColumns":
-        return [c for t in self.tags for c in COLUMNS[t]] + ["judge_status", "judge_error", "model_name"]
+        return [c for t in self.tags for c in COLUMNS[t]] + ["judge_status", "judge_error", "judge_model"]
 
     def format_input(self, input: Dict[str, Any], tag: str = "quality") -> "ChatType":
         return [{"role": "user", "content": PROMPTS[tag].format(query=input["instruction"])}]
@@ -256,7 +257,7 @@ class MagpieJudge(Task):
                 else:
                     row.update(values)
         for row in inputs:
-            row["model_name"] = self.llm.model_name
+            row["judge_model"] = self.llm.model_name  # `model_name` stays the generator's
             if id(row) not in errors:
                 row["judge_status"], row["judge_error"] = "skipped", "no ok instruction to judge"
                 self._counts["skipped"] += 1

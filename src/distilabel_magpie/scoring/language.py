@@ -64,6 +64,15 @@ class LanguageTagger(Step):
     References:
         - [lingua-py](https://github.com/pemistahl/lingua-py)
 
+    Citations:
+        ```
+        @misc{stahl-lingua-py,
+            author={Peter M. Stahl},
+            title={lingua-py: natural language detection for Python},
+            howpublished={\\url{https://github.com/pemistahl/lingua-py}},
+        }
+        ```
+
     Examples:
         Tag queries:
 

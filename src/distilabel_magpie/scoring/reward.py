@@ -21,6 +21,7 @@ from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.reasoning import DEFAULT_TAGS, inline
+from distilabel_magpie.scoring.tiny import TINY_REWARD_MODEL, tiny_reward_model_path
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -113,11 +114,11 @@ class RewardScorer:
         tok = self.tokenizer
         if self.input_format == "chat_template":
             text = tok.apply_chat_template(conversation, tokenize=False)
-            ids = tok(text, add_special_tokens=False)["input_ids"]  # the template holds its own BOS
+            ids = tok(text, add_special_tokens=False, verbose=False)["input_ids"]  # the template holds its BOS
         else:
             *context, last = conversation
             prompt = "\n\n".join(m["content"] for m in context)
-            ids = tok(prompt, last["content"], add_special_tokens=True)["input_ids"]
+            ids = tok(prompt, last["content"], add_special_tokens=True, verbose=False)["input_ids"]
         if len(ids) <= self.max_length:
             return list(ids), False
         return (list(ids[: self.max_length]) if self.truncation_side == "right"
@@ -219,12 +220,14 @@ class RewardModelLabeler(Step):
     scores it written in front of the answer (`<think>…</think>`) instead.
 
     Attributes:
-        model: directory of the reward model (`AutoModelForSequenceClassification` + tokenizer).
+        model: directory of the reward model (`AutoModelForSequenceClassification` + tokenizer);
+            `"tiny-random"` builds a tiny random one locally (meaningless scores: CPU smoke runs).
         device / dtype / trust_remote_code / max_length / batch_size / input_format /
             padding_side / truncation_side / label_index: see `RewardScorer`.
         instruction_column / response_column / conversation_column: what to score.
-        base_response_column: a base model's response to the same query; adds the reward
-            difference r* - r_base (Magpie paper, section 4).
+        base_response_column: a base model's response to the same query (`MagpieBaseResponder`);
+            adds the reward difference r* - r_base (Magpie paper, section 4). Rows without a base
+            response get `None` there.
         output_column: name of the score column (`reward`; `ratings` for preference candidates).
         include_reasoning: score the reasoning with the answer (off: the answer alone).
         reasoning_column: the column holding each response's reasoning.
@@ -287,7 +290,8 @@ class RewardModelLabeler(Step):
     """
 
     model: RuntimeParameter[str] = Field(
-        default=None, description="Directory (or hub id) of an AutoModelForSequenceClassification reward model.")
+        default=None, description="Directory (or hub id) of an AutoModelForSequenceClassification reward model; "
+        "'tiny-random': a tiny random model built locally (meaningless scores, for CPU smoke runs).")
     device: RuntimeParameter[str] = Field(default="auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     dtype: RuntimeParameter[Literal["auto", "float32", "float16", "bfloat16"]] = Field(
         default="auto", description="Weights dtype; 'auto' is float32 on CPU and the checkpoint's dtype on GPU.")
@@ -319,10 +323,16 @@ class RewardModelLabeler(Step):
         super().load()
         if not self.model:
             raise MagpieError(f"step {self.name!r}: set `model` to a reward model directory")
-        if not Path(self.model).exists() and (self.model.startswith((".", "/", "~")) or self.model.count("/") != 1):
+        model = self.model
+        if model == TINY_REWARD_MODEL:
+            model = tiny_reward_model_path()
+            self._logger.warning(
+                f"{self.name}: reward model {TINY_REWARD_MODEL!r} is a tiny randomly initialised model built "
+                f"locally ({model}): its scores are meaningless; give a real one with --param {self.name}.model=...")
+        elif not Path(self.model).exists() and (self.model.startswith((".", "/", "~")) or self.model.count("/") != 1):
             raise MagpieError(f"reward model directory {self.model!r} does not exist")
         self._scorer = RewardScorer(
-            self.model, device=self.device, dtype=self.dtype, trust_remote_code=self.trust_remote_code,
+            model, device=self.device, dtype=self.dtype, trust_remote_code=self.trust_remote_code,
             max_length=self.max_length, batch_size=self.batch_size, input_format=self.input_format,
             padding_side=self.padding_side, truncation_side=self.truncation_side, label_index=self.label_index)
 

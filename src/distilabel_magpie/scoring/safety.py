@@ -6,7 +6,7 @@ classification prompt (categories included) from the conversation; it answers "s
 from typing import TYPE_CHECKING, Any, Dict, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
-from distilabel.steps.base import StepInput
+from distilabel.steps.base import Step, StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr
 
@@ -40,8 +40,11 @@ class SafetyTagger(Task):
             or `TransformersEngine` / `vLLM` on meta-llama/Llama-Guard-3-8B).
         target: "query" classifies the user turn; "response" classifies the assistant turn.
         template: the guard's chat template: "auto" (its own) or a path to its tokenizer.
+        enabled: tag the rows (False: the guard is not loaded, rows pass unchanged and get no
+            safety columns).
 
     Runtime parameters:
+        - `enabled`: tag the rows, or pass them unchanged without loading the guard.
         - `target`: "query" or "response".
         - `max_new_tokens`: token limit of the guard's answer.
 
@@ -61,6 +64,18 @@ class SafetyTagger(Task):
     References:
         - [Llama Guard 3](https://huggingface.co/meta-llama/Llama-Guard-3-8B)
 
+    Citations:
+        ```
+        @misc{inan2023llamaguard,
+            title={Llama Guard: LLM-based Input-Output Safeguard for Human-AI Conversations},
+            author={Hakan Inan and Kartikeya Upasani and Jianfeng Chi and Rashi Rungta and Krithika Iyer and Yuning Mao and Michael Tontchev and Qing Hu and Brian Fuller and Davide Testuggine and Madian Khabsa},
+            year={2023},
+            eprint={2312.06674},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL},
+        }
+        ```
+
     Examples:
         Tag queries with Llama Guard 3 (needs the model):
 
@@ -74,6 +89,9 @@ class SafetyTagger(Task):
         ```
     """
 
+    enabled: RuntimeParameter[bool] = Field(
+        default=True, description="Tag the rows; false: the guard model is not loaded and rows pass unchanged "
+        "(pipelines where safety tags come only with a guard model: set this and llm.model_path).")
     target: RuntimeParameter[Literal["query", "response"]] = Field(
         default="query", description="Classify the user query or the assistant response.")
     template: str = "auto"
@@ -84,10 +102,18 @@ class SafetyTagger(Task):
     _counts: Dict[str, int] = PrivateAttr(default_factory=lambda: {"tagged": 0, "unparsed": 0})
 
     def load(self) -> None:
+        if not self.enabled:
+            Step.load(self)  # no guard model to load
+            self._logger.info(f"{self.name}: safety tagging is off (no guard model given); rows pass unchanged. "
+                              f"Switch it on with --param {self.name}.enabled=true --param "
+                              f"{self.name}.llm.model_path=Llama-Guard-3-1B.Q8_0.gguf")
+            return
         super().load()
         self._engine, self._chat_template = raw_engine(self.llm, self.template)
 
     def unload(self) -> None:
+        if not self.enabled:
+            return
         if self._counts["tagged"]:
             unparsed = rate(self._counts["unparsed"], self._counts["tagged"])
             self._logger.info(f"{self.name}: unparsable guard answers {unparsed}")
@@ -112,6 +138,9 @@ class SafetyTagger(Task):
         return {"safety": label, "safety_categories": categories, "safety_error": error}
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        if not self.enabled:
+            yield inputs
+            return
         require_columns(inputs, self.inputs, self.name)
         todo = [r for r in inputs if all(isinstance(r.get(c), str) and r[c] for c in self.inputs)]
         chats = [self.format_input(r) for r in todo]

@@ -1,11 +1,20 @@
 """A tiny randomly initialised reward model built locally (no download): it stands in for a real
-reward model in tests, examples and the CPU run of `pipelines/magpie-dpo.yaml`. Its scores are
-meaningless but deterministic; it goes through the real `from_pretrained` path."""
+reward model in tests, examples and the CPU runs of `pipelines/magpie-dpo.yaml` and
+`pipelines/magpie-full.yaml`. Its scores are meaningless but deterministic; it goes through the
+real `from_pretrained` path. `RewardModelLabeler(model="tiny-random")` builds it once into the
+user's cache (`tiny_reward_model_path`)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Literal
+
+# The reward model name that stands for this tiny model.
+TINY_REWARD_MODEL = "tiny-random"
+_VERSION = 1  # bump when the model built below changes
 
 # Ends every turn with the EOS token, which is also the pad token: the case where naive
 # "last non-pad token" pooling goes wrong.
@@ -67,4 +76,26 @@ def build_tiny_reward_model(path: str | Path, arch: Literal["llama", "gpt2"] = "
         for p in model.parameters():
             p.normal_(0.0, 0.5)
     model.save_pretrained(path)
+    return str(path)
+
+
+def tiny_reward_model_path() -> str:
+    """The tiny reward model in the user's cache (`$XDG_CACHE_HOME/distilabel-magpie`), built on
+    first use into a temporary folder and then moved in place, so concurrent runs never read a
+    half-written model."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "distilabel-magpie"
+    path = base / f"tiny-reward-model-v{_VERSION}"
+    if (path / "config.json").is_file():
+        return str(path)
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-reward-", dir=base))
+    try:
+        build_tiny_reward_model(tmp)
+        try:
+            tmp.rename(path)
+        except OSError:  # another process was first
+            if not (path / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return str(path)
