@@ -17,7 +17,9 @@ Configurations (queries always T=1.0, top_p=1.0, the paper's setting):
                penalty 1.1 under "Answer in a few sentences."): this changes the data, and its
                line says how (mean answer tokens, answers ending on their own).
 - engine_batched  a bare batched llama.cpp loop (continuous batching, as many sequences per
-               decode step as our engine, EOS as the only stop): the engine's ceiling for tokens/s.
+               decode step as our engine, EOS as the only stop, no prompt sharing): the
+               reference for tokens/s ("engine ceiling" in the last line). Our engine can pass
+               it: it prefills identical prompts once and answers only usable queries.
 - engine_single   llama-cpp-python's create_completion, one sequence at a time.
 Both bare loops sample answers like the anchor (T=1.0) on the same prompts.
 
