@@ -19,6 +19,7 @@ from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.engines import CompletionEngine, SamplingParams
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.generation.base import seeded_per_row
 from distilabel_magpie.scoring.llm import raw_engine
 from distilabel_magpie.templates import MagpieTemplate
 
@@ -128,6 +129,7 @@ class SampleCandidates(Task):
                                     stop=tuple(self._chat_template.response_stop),
                                     seed=self.seed)
             prompts = [self._chat_template.response_prompt(chat) for chat in chats]
+            params = seeded_per_row(params, todo)
             samples = [[(c.text, c.finish_reason) for c in out] for out in self._engine.complete(prompts, params)]
         done = {id(r): s for r, s in zip(todo, samples)}
         for row in inputs:

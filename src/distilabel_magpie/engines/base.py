@@ -31,6 +31,9 @@ class SamplingParams:
     json_schema: Optional[str] = None  # a JSON schema (as JSON text) the output must follow, where supported
     repetition_ngram: int = 0  # > 0: a sample is in a loop once a run of this many tokens comes a third time
     repetition_penalty: float = 1.0  # > 1 discourages repeating recent tokens (each backend's own rule)
+    # Seed key of each prompt (e.g. the global row index it is for) instead of its position in the
+    # call: a sample's seed then does not depend on which batch or replica the prompt landed in.
+    prompt_keys: Optional[tuple[int, ...]] = None
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -50,14 +53,21 @@ class SamplingParams:
         return self.temperature <= 0
 
     def sample_seed(self, prompt_index: int, sample_index: int) -> int:
-        """A 32-bit seed for one sample, fixed by (seed, prompt position, sample index) so results
-        do not depend on how a backend batches requests; random when no seed is set."""
+        """A 32-bit seed for one sample, fixed by (seed, prompt key, sample index) so results do
+        not depend on how a backend batches requests; the key is `prompt_keys[prompt_index]`, or
+        the position itself without keys. Random when no seed is set."""
         if self.seed is None:
             import random
 
             return random.getrandbits(32)
-        digest = hashlib.blake2b(f"{self.seed}|{prompt_index}|{sample_index}".encode(), digest_size=4).digest()
-        return int.from_bytes(digest, "little")
+        key = self.prompt_keys[prompt_index] if self.prompt_keys is not None else prompt_index
+        return sample_seed(self.seed, key, sample_index)
+
+
+def sample_seed(seed: int, key: int, sample_index: int = 0) -> int:
+    """The 32-bit seed of sample `sample_index` of the prompt with seed key `key`."""
+    digest = hashlib.blake2b(f"{seed}|{key}|{sample_index}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
 
 
 @dataclass

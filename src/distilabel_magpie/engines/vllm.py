@@ -33,14 +33,20 @@ class VLLMRunner:
 
         if params.grammar or params.json_schema:
             raise MagpieError("grammars are only supported by LlamaCppEngine and CompletionServerEngine")
-        sampling = VllmSamplingParams(
-            n=params.n, temperature=max(params.temperature, 0.0), top_p=params.top_p,
-            top_k=params.top_k if params.top_k > 0 else -1, min_p=params.min_p, max_tokens=params.max_new_tokens,
-            repetition_penalty=params.repetition_penalty,
-            stop=list(params.stop) or None, seed=params.seed, skip_special_tokens=False,
-            spaces_between_special_tokens=False)
+        def sampling(seed: Optional[int]):
+            return VllmSamplingParams(
+                n=params.n, temperature=max(params.temperature, 0.0), top_p=params.top_p,
+                top_k=params.top_k if params.top_k > 0 else -1, min_p=params.min_p, max_tokens=params.max_new_tokens,
+                repetition_penalty=params.repetition_penalty,
+                stop=list(params.stop) or None, seed=seed, skip_special_tokens=False,
+                spaces_between_special_tokens=False)
+
         # Token ids, not text: vLLM would otherwise add the tokenizer's BOS in front of the template's.
         requests = [{"prompt_token_ids": self.tokenize(p)} for p in prompts]
+        if params.seed is not None and params.prompt_keys is not None:  # each prompt seeded by its own key
+            sampling = [sampling(params.sample_seed(i, 0)) for i in range(len(prompts))]
+        else:
+            sampling = sampling(params.seed)
         outputs = self.llm.generate(requests, sampling, use_tqdm=progress is not None)
         results = []
         for request, output in zip(requests, outputs):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+import dataclasses
+from typing import Any, Dict, Iterable, List, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import BaseModel, Field, PrivateAttr
 
 from distilabel_magpie.engines import CompletionEngine, check_supported, engine_for
+from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, resolve
 
@@ -97,6 +99,15 @@ class MagpieLLMMixin(BaseModel):
         """The template in the mode of this step's answers."""
         assert self._answer_template is not None, "step not loaded"
         return self._answer_template
+
+
+def seeded_per_row(params: SamplingParams, rows: List[Dict[str, Any]]) -> SamplingParams:
+    """`params` with each prompt seeded by its row's global `row_index` (one prompt per row), so
+    a row's samples are the same whatever batch or replica it was in; unchanged when a row has none."""
+    keys = [row.get("row_index") for row in rows]
+    if params.seed is None or not keys or not all(isinstance(k, int) for k in keys):
+        return params
+    return dataclasses.replace(params, prompt_keys=tuple(keys))
 
 
 def merge_metadata(row: dict, step_name: str, **entries: Any) -> dict:

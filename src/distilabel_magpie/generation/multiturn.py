@@ -11,7 +11,7 @@ from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.cleaning import OK, clean_query, clean_response
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
+from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 from distilabel_magpie.templates import PAPER_FOLLOWUP_SYSTEM_PROMPT
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
                 own_system = s["messages"][0]["content"] if s["messages"][0]["role"] == "system" else None
                 history = [m for m in s["messages"] if m["role"] != "system"]
                 prompts.append(template.pre_query(self.followup_system_prompt or own_system, history))
-            queries = [c[0] for c in engine.complete(prompts, query_params)]
+            queries = [c[0] for c in engine.complete(prompts, seeded_per_row(query_params, [s["row"] for s in active]))]
             answering = []
             for s, prompt, completion in zip(active, prompts, queries):
                 text, status = clean_query(completion, template)
@@ -246,7 +246,8 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
                 continue
             prompts = [answering_template.response_prompt(s["messages"] + [{"role": "user", "content": q}])
                        for s, q in answering]
-            answers = [c[0] for c in engine.complete(prompts, answer_params)]
+            answers = [c[0] for c in engine.complete(
+                prompts, seeded_per_row(answer_params, [s["row"] for s, _ in answering]))]
             for (s, query), prompt, completion in zip(answering, prompts, answers):
                 answer = clean_response(completion, answering_template)
                 s["log"][-1].update(response_prompt=prompt, response_finish_reason=completion.finish_reason,

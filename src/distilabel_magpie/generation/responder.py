@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from distilabel_magpie.cleaning import OK, clean_response
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
+from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -176,6 +176,8 @@ def answer_rows(step: Any, rows: List[Dict[str, Any]], params: SamplingParams) -
             if row.get("instruction_status", OK) == OK and (row.get("instruction") or "").strip()]
     prompt_of = {i: template.response_prompt(step.answer_messages(rows[i])) for i in todo}
     started = time.monotonic()
+    params = seeded_per_row(params, [rows[i] for i in todo])
+    seeds = {i: params.sample_seed(p, 0) for p, i in enumerate(todo)} if params.seed is not None else {}
     completions = dict(zip(todo, (c[0] for c in engine.complete([prompt_of[i] for i in todo], params)))) if todo else {}
     tokens = sum(c.completion_tokens for c in completions.values())
     step._logger.info(f"{step.name}: answered {len(todo)} of {len(rows)} rows, "
@@ -195,7 +197,7 @@ def answer_rows(step: Any, rows: List[Dict[str, Any]], params: SamplingParams) -
                                      finish_reason=completion.finish_reason,
                                      stop_reason=completion.stop_reason, error=answer.error,
                                      temperature=params.temperature, top_p=params.top_p,
-                                     max_new_tokens=params.max_new_tokens, seed=params.seed),
+                                     max_new_tokens=params.max_new_tokens, seed=seeds.get(i)),
                 statistics_response={"input_tokens": completion.prompt_tokens,
                                      "output_tokens": completion.completion_tokens})
         out_rows.append(out)
