@@ -45,9 +45,9 @@ def test_off_language_queries_are_flagged(llamacpp_engine):
     step._logger = logging.getLogger("test")
     step._load_engine()
     choice = SystemPromptChoice("default", "x")
-    english = step._row(choice, "p", Completion("What is the capital of Germany today?", "stop", 1, 1),
-                        step.sampling_params())
-    french = step._row(choice, "p", Completion("Quelle est la capitale de l'Allemagne aujourd'hui ?", "stop", 1, 1),
-                       step.sampling_params())
+    english = step._row(0, choice, "p", Completion("What is the capital of Germany today?", "stop", 1, 1),
+                        step.sampling_params(), None)
+    french = step._row(1, choice, "p", Completion("Quelle est la capitale de l'Allemagne aujourd'hui ?", "stop", 1, 1),
+                       step.sampling_params(), None)
     assert (english["instruction_status"], english["language"]) == ("wrong_language", "en")
     assert (french["instruction_status"], french["language"]) == ("ok", "fr")

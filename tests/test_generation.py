@@ -68,12 +68,16 @@ def test_stop_list_that_swallows_everything_is_reported(llamacpp_engine, caplog)
 
 def test_exact_duplicates_are_flagged(llamacpp_engine):
     step = _loaded(MagpieSampler(llm=llamacpp_engine, num_rows=2, max_new_tokens=4, seed=4), llamacpp_engine)
-    step._seen.add("hello")
     from distilabel_magpie.engines.base import Completion
     from distilabel_magpie.system_prompts import SystemPromptChoice
 
-    row = step._row(SystemPromptChoice(None, None), "p", Completion("Hello", "stop", 1, 1), step.sampling_params())
-    assert row["instruction_status"] == "duplicate"
+    def row(index, text):
+        return step._row(index, SystemPromptChoice(None, None), "p", Completion(text, "stop", 1, 1),
+                         step.sampling_params(), None)
+
+    assert row(3, "Hello")["instruction_status"] == "ok"
+    assert row(5, "hello ")["instruction_status"] == "duplicate"  # a repeat of a lower row index
+    assert row(1, "HELLO")["instruction_status"] == "ok"  # the lowest index keeps it
 
 
 def test_responder_skips_rejected_rows_and_marks_truncated(llamacpp_engine):

@@ -1,15 +1,19 @@
-"""Instruction sampler: the model writes user queries from its pre-query template alone."""
+"""Instruction sampler: the model writes user queries from its pre-query template alone.
 
-from __future__ import annotations
+Every row is a function of its global row index (system-prompt choice, sample seeds), so the
+same rows come out whether they are made by the generator (`MagpieSampler`) or by replicas of
+the normal step (`MagpieSamplerStep`, fed by `RowIndices`), in any batching."""
+
 
 import collections
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Optional, Union
 
 from distilabel.constants import DISTILABEL_METADATA_KEY
 from distilabel.mixins.runtime_parameters import RuntimeParameter
-from distilabel.steps.tasks.base import GeneratorTask
+from distilabel.steps.base import StepInput
+from distilabel.steps.tasks.base import GeneratorTask, Task
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.cleaning import DUPLICATE, OK, WRONG_LANGUAGE, clean_query, normalize
@@ -20,99 +24,12 @@ from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
 from distilabel_magpie.system_prompts import SystemPromptSampler
 
 if TYPE_CHECKING:
-    from distilabel.typing import GeneratorStepOutput, StepColumns
+    from distilabel.typing import GeneratorStepOutput, StepColumns, StepOutput
 
 
-class MagpieSampler(MagpieLLMMixin, GeneratorTask):
-    """Samples user queries with Magpie: the model gets only its chat template up to where a
-    user message starts (the pre-query text) and writes the query itself.
-
-    Every query is kept as a row; `instruction_status` says whether it is usable (`ok`) or why
-    not (`empty`, `truncated` = hit the token limit, `repetitive` = ended in a loop (see
-    `repetition_ngram`), `leaked_role` = the model wrote a dialogue,
-    `duplicate` = exact repeat of an earlier query of this run, `error`). Queries are cleaned:
-    stripped, cut at leaked role markers, "Question:"-style labels removed. The prompt is exactly
-    the model's chat template rendering (with the chosen system prompt), tokenised without
-    adding special tokens.
-
-    Attributes:
-        llm: a raw-completion LLM: `LlamaCppEngine`, `TransformersEngine`, `VLLMEngine` or
-            distilabel's `LlamaCppLLM`, `TransformersLLM`, `vLLM`.
-        template: 'auto', a preset name or a tokenizer/GGUF path.
-        default_system: keep the template's default system turn (None: the preset's choice).
-        template_kwargs: keyword arguments of the chat template (`apply_chat_template(**kwargs)`).
-        thinking: the thinking mode of the query prompts, "on" / "off" through the template's own
-            switch (SmolLM3 writes it into its system block), None for the template's default.
-        system_prompt: None (paper default), a string, a list, or `{name: text | [text, weight]}`.
-        domain: domain preset(s) as system prompts (`math`, `code`, `translation`, or registered ones).
-        language: target language of the queries; off-language queries get `wrong_language`.
-        num_rows: rows to produce (all statuses).
-        n: queries sampled per prompt (they share one prefill).
-        temperature / top_p / top_k / min_p / max_new_tokens: query sampling (paper: T=1.0,
-            top_p=1.0). `min_p` drops tokens less likely than that fraction of the top token's
-            probability: the unlikely tail is what sends a small model's query off course.
-        early_stop_newline: also stop at the first newline (the official "early stopping").
-        extra_stop: stop strings added to the template's.
-        seed: makes system-prompt choices and sampling reproducible.
-        repetition_ngram: a sample whose last `repetition_ngram` tokens were already generated twice
-            is looping: it ends there (llama.cpp, transformers; vLLM only flags it) as `repetitive`.
-
-    Runtime parameters:
-        - `num_rows`: rows to produce.
-        - `n`: queries per prompt.
-        - `temperature`, `top_p`, `top_k`, `min_p`, `max_new_tokens`: sampling settings for queries.
-        - `early_stop_newline`: stop at the first newline.
-        - `extra_stop`: additional stop strings.
-        - `seed`: random seed.
-        - `system_prompt`, `domain`, `language`: steering.
-        - `template`, `default_system`, `template_kwargs`, `thinking`: which chat template rendering
-          to use.
-        - `repetition_ngram`: end and flag a looping sample (0: off).
-
-    Output columns:
-        - instruction (`str`): the cleaned query ('' when empty).
-        - instruction_status (`str`): `ok`, `empty`, `truncated`, `repetitive` (looped), `leaked_role`,
-          `duplicate`, `wrong_language` or `error`.
-        - system_prompt_key (`str | None`): which system prompt was used.
-        - system_prompt (`str | None`): its text.
-        - template (`str`): the chat template preset or source.
-        - language (`str | None`): detected language of the query (only with `language`).
-        - model_name (`str`): the model.
-        - distilabel_metadata (`dict`): raw query, finish reason, token counts, sampling settings.
-
-    Categories:
-        - text-generation
-        - instruction
-        - generator
-
-    References:
-        - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
-
-    Examples:
-        Sample queries with the embedded SmolLM2 model:
-
-        ```python
-        from distilabel_magpie.engines import LlamaCppEngine
-        from distilabel_magpie.generation import MagpieSampler
-
-        sampler = MagpieSampler(llm=LlamaCppEngine(model_path="embedded"), num_rows=8, seed=0)
-        sampler.load()
-        rows, last = next(sampler.process())
-        ```
-    """
+class QuerySampling(MagpieLLMMixin):
+    """Fields and row making shared by `MagpieSampler` (a generator) and `MagpieSamplerStep`
+    (a normal, replicable step fed by `RowIndices`): a row is a function of its global index."""
 
     system_prompt: Optional[RuntimeParameter[Union[str, List[Optional[str]], Dict[str, Any]]]] = Field(
         default=None,
@@ -143,8 +60,13 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
         default=None, description="Thinking mode of the query prompts: 'on' or 'off' through the template's own "
         "switch (enable_thinking, ...), null for the template's default; a template without a switch refuses on/off.")
 
-    _seen: set = PrivateAttr(default_factory=set)
+    # A generator sees every row in order and flags repeats itself; replicas of the normal step
+    # each see a part, so `FinalizeRows` flags them there, over all rows.
+    flags_duplicates: ClassVar[bool] = True
+    _seen: dict = PrivateAttr(default_factory=dict)  # normalised ok query -> lowest row index seen
     _counts: collections.Counter = PrivateAttr(default_factory=collections.Counter)
+    _seconds: float = PrivateAttr(default=0.0)  # query sampling only (answers log their own speed)
+    _tokens: int = PrivateAttr(default=0)
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)
@@ -180,7 +102,8 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
 
     @property
     def outputs(self) -> "StepColumns":
-        columns = ["instruction", "instruction_status", "system_prompt_key", "system_prompt", "template", "model_name"]
+        columns = ["row_index", "instruction", "instruction_status", "system_prompt_key", "system_prompt", "template",
+                   "model_name"]
         return columns + (["language"] if self.language is not None else [])
 
     def format_output(self, output: Optional[str], input: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -194,51 +117,47 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
                               top_k=self.top_k, min_p=self.min_p, stop=tuple(stop), n=self.n, seed=self.seed,
                               repetition_ngram=self.repetition_ngram)
 
-    def process(self, offset: int = 0) -> "GeneratorStepOutput":
-        """Yields batches of `batch_size` rows until `num_rows` rows exist."""
+    def sample_rows(self, indices: List[int]) -> List[Dict[str, Any]]:
+        """The rows with these global indices, in one engine call. Rows `g*n` to `g*n + n - 1`
+        share a prompt (and its prefill); its system prompt and sample seeds are keyed by `g*n`."""
+        n = self.n
+        groups: Dict[int, List[int]] = {}
+        for index in indices:
+            groups.setdefault(index - index % n, []).append(index % n)
         chooser = SystemPromptSampler(self.system_prompt_spec(), self.seed)
-        template = self.magpie_template
-        base = self.sampling_params()
-        produced = offset
-        seconds, tokens = 0.0, 0  # query sampling only (answers log their own speed)
-        while produced < self.num_rows:
-            size = min(self.batch_size, self.num_rows - produced)
-            n_prompts = -(-size // self.n)
-            choices = [chooser.choose(produced + i * self.n) for i in range(n_prompts)]
-            prompts = [template.pre_query(c.text) for c in choices]
-            params = base if self.seed is None else dataclasses.replace(base, seed=self.seed + produced)
-            started = time.monotonic()
-            completions = self.engine.complete(prompts, params)
-            seconds += time.monotonic() - started
-            rows = []
-            for choice, prompt, samples in zip(choices, prompts, completions):
-                for completion in samples:
-                    if len(rows) < size:
-                        rows.append(self._row(choice, prompt, completion, params))
-                        tokens += completion.completion_tokens
-            produced += len(rows)
-            self._logger.info(
-                f"{self.name}: {produced}/{self.num_rows} queries, {self._counts[OK]} ok "
-                f"({self._counts[OK] / max(1, sum(self._counts.values())):.0%}), {tokens / max(seconds, 1e-9):.1f} tok/s")
-            last = produced >= self.num_rows
-            if last:
-                self._summarise()
-            yield rows, last
+        starts = list(groups)
+        choices = [chooser.choose(start) for start in starts]
+        prompts = [self.magpie_template.pre_query(c.text) for c in choices]
+        params = dataclasses.replace(self.sampling_params(), prompt_keys=tuple(starts))
+        started = time.monotonic()
+        completions = self.engine.complete(prompts, params)
+        self._seconds += time.monotonic() - started
+        rows = {}
+        for p, (start, choice, prompt, samples) in enumerate(zip(starts, choices, prompts, completions)):
+            for j in groups[start]:
+                seed = params.sample_seed(p, j) if params.seed is not None else None
+                rows[start + j] = self._row(start + j, choice, prompt, samples[j], params, seed)
+                self._tokens += samples[j].completion_tokens
+        return [rows[index] for index in indices]
 
-    def _row(self, choice, prompt: str, completion, params: SamplingParams) -> Dict[str, Any]:
+    def _row(self, index: int, choice, prompt: str, completion, params: SamplingParams,
+             seed: Optional[int]) -> Dict[str, Any]:
         text, status = clean_query(completion, self.magpie_template)
         detected = None
         if self.language is not None and status == OK:
             detected = detect_language(text)
             if detected != language_code(self.language):
                 status = WRONG_LANGUAGE
-        if status == OK:
+        if status == OK and self.flags_duplicates:
             key = normalize(text)
-            if key in self._seen:
+            first = self._seen.setdefault(key, index)
+            if first < index:
                 status = DUPLICATE
-            self._seen.add(key)
+            else:
+                self._seen[key] = index
         self._counts[status] += 1
         return {
+            "row_index": index,
             "instruction": text,
             "instruction_status": status,
             "system_prompt_key": choice.key,
@@ -253,10 +172,16 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
                     prompt=prompt, thinking=self.magpie_template.thinking,
                     finish_reason=completion.finish_reason, stop_reason=completion.stop_reason,
                     error=completion.error, temperature=params.temperature, top_p=params.top_p,
-                    top_k=params.top_k, min_p=params.min_p, max_new_tokens=params.max_new_tokens, seed=params.seed),
+                    top_k=params.top_k, min_p=params.min_p, max_new_tokens=params.max_new_tokens, seed=seed),
                 statistics={"input_tokens": completion.prompt_tokens, "output_tokens": completion.completion_tokens},
             ),
         }
+
+    def _log_progress(self, done: str) -> None:
+        total = sum(self._counts.values())
+        self._logger.info(
+            f"{self.name}: {done}, {self._counts[OK]} ok ({self._counts[OK] / max(1, total):.0%}), "
+            f"{self._tokens / max(self._seconds, 1e-9):.1f} tok/s")
 
     def _summarise(self) -> None:
         total = sum(self._counts.values())
@@ -267,3 +192,202 @@ class MagpieSampler(MagpieLLMMixin, GeneratorTask):
                 f"({list(self.sampling_params().stop)}), the template ({self.magpie_template.name}) and max_new_tokens.")
         else:
             self._logger.info(f"{self.name}: {self._counts[OK]} of {total} queries usable ({counts})")
+
+
+class MagpieSampler(QuerySampling, GeneratorTask):
+    """Samples user queries with Magpie: the model gets only its chat template up to where a
+    user message starts (the pre-query text) and writes the query itself.
+
+    Every query is kept as a row; `instruction_status` says whether it is usable (`ok`) or why
+    not (`empty`, `truncated` = hit the token limit, `repetitive` = ended in a loop (see
+    `repetition_ngram`), `leaked_role` = the model wrote a dialogue,
+    `duplicate` = exact repeat of a query of a lower row index, `error`). Queries are cleaned:
+    stripped, cut at leaked role markers, "Question:"-style labels removed. The prompt is exactly
+    the model's chat template rendering (with the chosen system prompt), tokenised without
+    adding special tokens.
+
+    Attributes:
+        llm: a raw-completion LLM: `LlamaCppEngine`, `TransformersEngine`, `VLLMEngine` or
+            distilabel's `LlamaCppLLM`, `TransformersLLM`, `vLLM`.
+        template: 'auto', a preset name or a tokenizer/GGUF path.
+        default_system: keep the template's default system turn (None: the preset's choice).
+        template_kwargs: keyword arguments of the chat template (`apply_chat_template(**kwargs)`).
+        thinking: the thinking mode of the query prompts, "on" / "off" through the template's own
+            switch (SmolLM3 writes it into its system block), None for the template's default.
+        system_prompt: None (paper default), a string, a list, or `{name: text | [text, weight]}`.
+        domain: domain preset(s) as system prompts (`math`, `code`, `translation`, or registered ones).
+        language: target language of the queries; off-language queries get `wrong_language`.
+        num_rows: rows to produce (all statuses).
+        n: queries sampled per prompt (they share one prefill).
+        temperature / top_p / top_k / min_p / max_new_tokens: query sampling (paper: T=1.0,
+            top_p=1.0). `min_p` drops tokens less likely than that fraction of the top token's
+            probability: the unlikely tail is what sends a small model's query off course.
+        early_stop_newline: also stop at the first newline (the official "early stopping").
+        extra_stop: stop strings added to the template's.
+        seed: makes system-prompt choices and sampling reproducible: both follow from the seed and
+            the row's global index (with `n` > 1, the index of the first row of its prompt).
+        repetition_ngram: a sample whose last `repetition_ngram` tokens were already generated twice
+            is looping: it ends there (llama.cpp, transformers; vLLM only flags it) as `repetitive`.
+
+    Runtime parameters:
+        - `num_rows`: rows to produce.
+        - `n`: queries per prompt.
+        - `temperature`, `top_p`, `top_k`, `min_p`, `max_new_tokens`: sampling settings for queries.
+        - `early_stop_newline`: stop at the first newline.
+        - `extra_stop`: additional stop strings.
+        - `seed`: random seed.
+        - `system_prompt`, `domain`, `language`: steering.
+        - `template`, `default_system`, `template_kwargs`, `thinking`: which chat template rendering
+          to use.
+        - `repetition_ngram`: end and flag a looping sample (0: off).
+
+    Output columns:
+        - row_index (`int`): the row's global index, 0 to `num_rows` - 1.
+        - instruction (`str`): the cleaned query ('' when empty).
+        - instruction_status (`str`): `ok`, `empty`, `truncated`, `repetitive` (looped), `leaked_role`,
+          `duplicate`, `wrong_language` or `error`.
+        - system_prompt_key (`str | None`): which system prompt was used.
+        - system_prompt (`str | None`): its text.
+        - template (`str`): the chat template preset or source.
+        - language (`str | None`): detected language of the query (only with `language`).
+        - model_name (`str`): the model.
+        - distilabel_metadata (`dict`): raw query, finish reason, token counts, sampling settings
+          (`seed`: the row's own sample seed).
+
+    Categories:
+        - text-generation
+        - instruction
+        - generator
+
+    References:
+        - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+
+    Citations:
+        ```
+        @misc{xu2024magpiealignmentdatasynthesis,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL},
+            url={https://arxiv.org/abs/2406.08464},
+        }
+        ```
+
+    Examples:
+        Sample queries with the embedded SmolLM2 model:
+
+        ```python
+        from distilabel_magpie.engines import LlamaCppEngine
+        from distilabel_magpie.generation import MagpieSampler
+
+        sampler = MagpieSampler(llm=LlamaCppEngine(model_path="embedded"), num_rows=8, seed=0)
+        sampler.load()
+        rows, last = next(sampler.process())
+        ```
+    """
+
+    def process(self, offset: int = 0) -> "GeneratorStepOutput":
+        """Yields batches of `batch_size` rows until `num_rows` rows exist."""
+        produced = offset
+        while produced < self.num_rows:
+            size = min(self.batch_size, self.num_rows - produced)
+            rows = self.sample_rows(list(range(produced, produced + size)))
+            produced += len(rows)
+            self._log_progress(f"{produced}/{self.num_rows} queries")
+            last = produced >= self.num_rows
+            if last:
+                self._summarise()
+            yield rows, last
+
+
+class MagpieSamplerStep(QuerySampling, Task):
+    """`MagpieSampler` as a normal step: it makes the rows whose global indices it receives
+    (from `RowIndices`), so distilabel can run it in several replicas (it forces generator steps
+    to one) and a resumed run makes exactly the rows that are missing. Row `i` is the same as
+    `MagpieSampler`'s row `i` with the same settings, whichever replica or batch it lands in.
+
+    Exact duplicates are not flagged here (a replica sees only part of the rows): a
+    `FinalizeRows` step after it flags them over all rows, across replicas and resumed runs.
+
+    Attributes:
+        (all of `MagpieSampler`'s)
+        batch_size: rows per engine call; the pipeline's `RowIndices` sends batches of this size.
+
+    Runtime parameters:
+        - as in `MagpieSampler`, `num_rows` and `batch_size` included (the `RowIndices` step
+          feeding this one takes both from here when the pipeline runs).
+
+    Input columns:
+        - row_index (`int`): the global index of the row to make.
+
+    Output columns:
+        - as in `MagpieSampler`.
+
+    Categories:
+        - text-generation
+        - instruction
+
+    References:
+        - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+
+    Citations:
+        ```
+        @misc{xu2024magpiealignmentdatasynthesis,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL},
+            url={https://arxiv.org/abs/2406.08464},
+        }
+        ```
+
+    Examples:
+        Queries in two replicas:
+
+        ```python
+        from distilabel.pipeline import Pipeline
+        from distilabel_magpie.engines import LlamaCppEngine
+        from distilabel_magpie.generation import FinalizeRows, MagpieSamplerStep, RowIndices
+
+        with Pipeline(name="queries") as pipeline:
+            rows = RowIndices(name="row_indices")
+            queries = MagpieSamplerStep(name="magpie_sampler", llm=LlamaCppEngine(), num_rows=100, seed=0,
+                                        resources={"replicas": 2})
+            rows >> queries >> FinalizeRows(name="finalize_rows")
+        ```
+    """
+
+    flags_duplicates: ClassVar[bool] = False
+    batch_size: RuntimeParameter[int] = Field(
+        default=50, ge=1, description="Rows per engine call (the row-index source sends batches of this size).")
+
+    @property
+    def inputs(self) -> "StepColumns":
+        return ["row_index"]
+
+    def format_input(self, input: Dict[str, Any]) -> Any:
+        return []  # prompts are built from the row index in `sample_rows`, not from a chat
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        """The rows of `inputs`' row indices, `batch_size` per engine call (one output batch)."""
+        rows = sample_row_batches(self, inputs)
+        self._log_progress(f"rows {rows[0]['row_index']}..{rows[-1]['row_index']}" if rows else "no rows")
+        yield rows
+
+
+def sample_row_batches(step: QuerySampling, inputs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """`step.sample_rows` over `inputs`' `row_index` values, `batch_size` at a time, refusing
+    indices outside 0..num_rows-1 (a row-index source out of step with the step it feeds)."""
+    indices = [row["row_index"] for row in inputs]
+    bad = [i for i in indices if not isinstance(i, int) or not 0 <= i < step.num_rows]
+    if bad:
+        raise MagpieError(f"{step.name}: row indices {bad[:5]} are outside 0..{step.num_rows - 1} (num_rows="
+                          f"{step.num_rows}); the RowIndices step feeding it must have the same num_rows")
+    rows = []
+    for start in range(0, len(indices), step.batch_size):
+        rows += step.sample_rows(indices[start:start + step.batch_size])
+    return rows

@@ -1,19 +1,53 @@
-"""Queries and answers in one step: one process, one loaded model."""
+"""Queries and answers in one step: one process, one loaded model (as a generator, or as a
+normal step fed by `RowIndices` that distilabel can replicate)."""
 
 from typing import TYPE_CHECKING, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps.base import StepInput
 from pydantic import Field
 
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.generation.responder import AnswerPromptMixin, answer_rows
-from distilabel_magpie.generation.sampler import MagpieSampler
+from distilabel_magpie.generation.sampler import MagpieSampler, MagpieSamplerStep, sample_row_batches
 
 if TYPE_CHECKING:
-    from distilabel.typing import GeneratorStepOutput, StepColumns
+    from distilabel.typing import GeneratorStepOutput, StepColumns, StepOutput
 
 
-class MagpieSFTGenerator(AnswerPromptMixin, MagpieSampler):
+class SFTAnswers(AnswerPromptMixin):
+    """The answer settings of `MagpieSFTGenerator` and `MagpieSFTStep` (their queries are
+    `MagpieSampler`'s)."""
+
+    response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
+    response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
+    response_max_new_tokens: RuntimeParameter[int] = Field(
+        ge=1, default=512, description="Token limit of an answer, its reasoning included.")
+    response_repetition_penalty: RuntimeParameter[float] = Field(
+        gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
+    response_thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
+        default=None, description="Thinking mode of the answer prompts: 'on' or 'off' through the template's own "
+        "switch, null for the template's default (`thinking` is that of the queries).")
+
+    def load(self) -> None:
+        super().load()
+        self._check_system_prompts(self.answer_template, [self.response_system_prompt])
+        # The longest answer prompt holds a query of max_new_tokens tokens.
+        self.check_answer_context(self.response_max_new_tokens, "response_max_new_tokens", self.max_new_tokens)
+
+    @property
+    def outputs(self) -> "StepColumns":
+        return super().outputs + ["response", "reasoning", "response_status"]
+
+    def response_params(self) -> SamplingParams:
+        return SamplingParams(
+            max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
+            top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
+            stop=tuple(self.answer_template.response_stop), seed=self.seed,
+            repetition_ngram=self.repetition_ngram)
+
+
+class MagpieSFTGenerator(SFTAnswers, MagpieSampler):
     """`MagpieSampler` followed by `MagpieResponder` inside one step, sharing one loaded model.
 
     Two llama.cpp steps in a distilabel pipeline run in two processes that compete for the same
@@ -41,7 +75,7 @@ class MagpieSFTGenerator(AnswerPromptMixin, MagpieSampler):
         - `response_system_prompt`: system prompt of every answer prompt.
 
     Output columns:
-        - instruction, instruction_status, system_prompt_key, system_prompt, template, model_name:
+        - row_index, instruction, instruction_status, system_prompt_key, system_prompt, template, model_name:
           as in `MagpieSampler`.
         - response (`str | None`), reasoning (`str | None`), response_status (`str`): as in
           `MagpieResponder`.
@@ -81,34 +115,69 @@ class MagpieSFTGenerator(AnswerPromptMixin, MagpieSampler):
         ```
     """
 
-    response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
-    response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
-    response_max_new_tokens: RuntimeParameter[int] = Field(
-        ge=1, default=512, description="Token limit of an answer, its reasoning included.")
-    response_repetition_penalty: RuntimeParameter[float] = Field(
-        gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
-    response_thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
-        default=None, description="Thinking mode of the answer prompts: 'on' or 'off' through the template's own "
-        "switch, null for the template's default (`thinking` is that of the queries).")
-
-    def load(self) -> None:
-        super().load()
-        self._check_system_prompts(self.answer_template, [self.response_system_prompt])
-        # The longest answer prompt holds a query of max_new_tokens tokens.
-        self.check_answer_context(self.response_max_new_tokens, "response_max_new_tokens", self.max_new_tokens)
-
-    @property
-    def outputs(self) -> "StepColumns":
-        return super().outputs + ["response", "reasoning", "response_status"]
-
-    def response_params(self) -> SamplingParams:
-        return SamplingParams(
-            max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
-            top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
-            stop=tuple(self.answer_template.response_stop), seed=self.seed,
-            repetition_ngram=self.repetition_ngram)
-
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
         params = self.response_params()
         for rows, last in super().process(offset):
             yield answer_rows(self, rows, params), last
+
+
+class MagpieSFTStep(SFTAnswers, MagpieSamplerStep):
+    """`MagpieSFTGenerator` as a normal step fed by `RowIndices`: distilabel can run it in several
+    replicas (generator steps are forced to one), and row `i` is the same as the generator's row
+    `i` whatever replica or batch makes it. Follow it with `FinalizeRows`, which flags exact
+    duplicates across replicas and clears their answers.
+
+    Attributes:
+        (all of `MagpieSFTGenerator`'s)
+        batch_size: rows per engine call; the pipeline's `RowIndices` sends batches of this size.
+
+    Runtime parameters:
+        - as in `MagpieSFTGenerator`, `num_rows` and `batch_size` included (the `RowIndices` step
+          feeding this one takes both from here when the pipeline runs).
+
+    Input columns:
+        - row_index (`int`): the global index of the row to make.
+
+    Output columns:
+        - as in `MagpieSFTGenerator`.
+
+    Categories:
+        - text-generation
+        - instruction
+
+    References:
+        - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
+
+    Citations:
+        ```
+        @misc{xu2024magpiealignmentdatasynthesis,
+            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
+            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
+            year={2024},
+            eprint={2406.08464},
+            archivePrefix={arXiv},
+            primaryClass={cs.CL},
+            url={https://arxiv.org/abs/2406.08464},
+        }
+        ```
+
+    Examples:
+        The default pipeline's shape, with two replicas:
+
+        ```python
+        from distilabel.pipeline import Pipeline
+        from distilabel_magpie.engines import LlamaCppEngine
+        from distilabel_magpie.generation import FinalizeRows, MagpieSFTStep, RowIndices
+
+        with Pipeline(name="sft") as pipeline:
+            rows = RowIndices(name="row_indices")
+            sft = MagpieSFTStep(name="magpie_sft", llm=LlamaCppEngine(), num_rows=100, seed=0,
+                                resources={"replicas": 2})
+            rows >> sft >> FinalizeRows(name="finalize_rows")
+        ```
+    """
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        rows = answer_rows(self, sample_row_batches(self, inputs), self.response_params())
+        self._log_progress(f"rows {rows[0]['row_index']}..{rows[-1]['row_index']}" if rows else "no rows")
+        yield rows
