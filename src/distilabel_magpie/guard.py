@@ -4,22 +4,26 @@
   without a word and the pipeline waits forever. Here the pool watches its workers: a dead one
   is logged with its step and signal, the pipeline is stopped, and if it has not ended 30 s
   later the process exits anyway.
-- A failed step (load error, failed generator or global step, a batch that failed and was
-  passed on with empty outputs), a bad `--param` or an unknown parameter name leave a run that
-  ends with exit 0, or with several tracebacks. Here every such run ends with one line,
-  `error: ...`, and a non-zero exit (the exception is a `PipelineFailed`, a `MagpieError`, so
-  Python callers can catch it).
+- On Ray (`RayPipeline`) nobody looks at a step's actor after starting it: an actor that dies
+  or a step that raises leaves the run waiting forever. Here each actor's run is watched: a
+  dead actor or a failed step ends the run the same way, naming the step and replica.
+- A batch that fails in a normal step is passed on by distilabel with empty (None) outputs and
+  the run goes on; in the cache those rows then count as made. Here the run stops at the first
+  failed batch instead (the rows made so far stay in the cache, the failed batch is made again
+  when the run is resumed).
+- A failed step (load error, failed generator or global step, a failed batch), a bad `--param`
+  or an unknown parameter name leave a run that ends with exit 0, or with several tracebacks.
+  Here every such run ends with one line, `error: ...`, and a non-zero exit (the exception is
+  a `PipelineFailed`, a `MagpieError`, so Python callers can catch it).
 
-Installed as soon as `distilabel.pipeline.local` is imported (see `install_on_import`), in the
-main process and so in every forked worker.
+Installed as soon as distilabel's pipeline modules are imported (see `install_on_import`), in
+the main process and so in every forked worker and Ray actor that loads our steps.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-import importlib.abc
-import importlib.util
 import logging
 import os
 import re
@@ -51,6 +55,7 @@ class _RunWatch:
         self.failed_batches: dict[str, int] = {}
         self.lock = threading.Lock()
         self.handler = _FailedBatchHandler(self)
+        self.ray_runs: list = []  # (ObjectRef of the actor's run, step, label) on RayPipeline
 
     def fail(self, message: str) -> None:
         with self.lock:
@@ -216,6 +221,8 @@ def _hard_exit(watch: _RunWatch) -> None:
                 os.kill(worker.pid, signal.SIGKILL)
             except OSError:
                 pass
+    if watch.ray_runs:
+        _kill_ray_actors(watch)
     sys.stdout.flush()
     print(f"error: {watch.summary()} (it did not stop within {GRACE_SECONDS:.0f} s)", file=sys.stderr, flush=True)
     os._exit(1)
@@ -290,12 +297,15 @@ def _guard_run(run: Any) -> Any:
         global _current
         from pydantic import ValidationError
 
+        from distilabel_magpie.generation.rows import feed_row_sources
+
         watch = _RunWatch(self)
         if len(args) < 7:  # `logging_handlers` not given positionally: add the failed-batch counter
             kwargs["logging_handlers"] = [*(kwargs.get("logging_handlers") or []), watch.handler]
         _current = watch
         try:
             check_parameters(self, parameters)
+            feed_row_sources(self, parameters)
             distiset = run(self, parameters, *args, **kwargs)
         except PipelineFailed as e:
             watch.fail(str(e))
@@ -357,31 +367,139 @@ def install(local_module: Any) -> None:
     pipeline._error_callback = _record_error_callback(pipeline._error_callback)
 
 
-class _InstallOnImport(importlib.abc.MetaPathFinder):
-    """Runs `install` right after `distilabel.pipeline.local` is first imported."""
+# -- Ray ---------------------------------------------------------------------------------------
 
-    TARGET = "distilabel.pipeline.local"
+def _watch_ray_run(run_step: Any) -> Any:
+    """`RayPipeline._run_step`, keeping the ObjectRef of the actor's `run` call (distilabel drops it)."""
+    @functools.wraps(run_step)
+    def watched(self, step, input_queue, replica) -> None:
+        import ray.actor
 
-    def find_spec(self, name, path=None, target=None):
-        if name != self.TARGET:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
+        refs = []
+        remote = ray.actor.ActorMethod.remote
 
-        def exec_and_install(module):
-            exec_module(module)
-            install(module)
+        def keep(method, *args, **kwargs):
+            ref = remote(method, *args, **kwargs)
+            if getattr(method, "_method_name", None) == "run":
+                refs.append(ref)
+            return ref
 
-        spec.loader.exec_module = exec_and_install
-        return spec
+        ray.actor.ActorMethod.remote = keep  # only while this step's actor is started
+        try:
+            run_step(self, step, input_queue, replica)
+        finally:
+            ray.actor.ActorMethod.remote = remote
+        watch = _current
+        if watch is not None:
+            with watch.lock:
+                first = not watch.ray_runs
+                watch.ray_runs += [(ref, step.name, f"step '{step.name}' (replica {replica})") for ref in refs]
+            if first:
+                threading.Thread(target=_watch_ray_actors, args=(watch,), name="magpie-actor-watch",
+                                 daemon=True).start()
+
+    return watched
+
+
+def _watch_ray_actors(watch: _RunWatch) -> None:
+    """Until the run ends: a step's actor whose run ended with an error (the actor died, or the
+    step raised) stops the run with one line."""
+    import ray
+    from distilabel.pipeline.step_wrapper import _StepWrapperException
+
+    done: set = set()
+    while _current is watch:
+        with watch.lock:
+            pending = [r for r in watch.ray_runs if r[0] not in done]
+        if not pending:
+            time.sleep(0.5)
+            continue
+        ready, _ = ray.wait([r[0] for r in pending], num_returns=1, timeout=0.5)
+        for ref, step, label in pending:
+            if ref not in ready:
+                continue
+            done.add(ref)
+            try:
+                ray.get(ref, timeout=5)
+            except ray.exceptions.RayActorError as e:
+                message = f"{label} died: its Ray actor {_first_line(e)}"
+                watch.fail(message)
+                watch.pipeline._logger.error(f"❌ {message}; stopping the pipeline")
+                threading.Thread(target=_stop_after_death, args=(watch, step), daemon=True).start()
+            except Exception as e:  # noqa: BLE001 - the step's own error, raised in its actor
+                cause = e if isinstance(e, _StepWrapperException) else getattr(e, "cause", e)
+                if getattr(cause, "is_load_error", False):
+                    continue  # distilabel saw the load failure through its load queue
+                inner = getattr(cause, "subprocess_exception", None) or cause
+                watch.fail(f"step '{step}' failed: {one_line(inner)}")
+                if getattr(cause, "_magpie_unloaded", False):  # our failed-batch stop: unload was notified
+                    threading.Thread(target=watch.pipeline._stop, daemon=True).start()
+                else:
+                    threading.Thread(target=_stop_after_death, args=(watch, step), daemon=True).start()
+
+
+def _first_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    if "exit" in text.lower() or "killed" in text.lower() or "SIG" in text:
+        return text[:300]
+    return f"is gone ({type(error).__name__}: {text[:300]})"
+
+
+def _kill_ray_actors(watch: _RunWatch) -> None:
+    try:
+        import ray
+
+        for name in {f"distilabel-{watch.pipeline.name}-{step}" for _, step, _ in watch.ray_runs}:
+            for actor in ray.util.list_named_actors(all_namespaces=False):
+                if actor.startswith(name):
+                    ray.kill(ray.get_actor(actor))
+    except Exception:  # noqa: BLE001 - best effort before a hard exit
+        pass
+
+
+def install_ray(ray_module: Any) -> None:
+    """Patch distilabel's Ray pipeline module (idempotent)."""
+    pipeline = ray_module.RayPipeline
+    if getattr(pipeline.run, "_magpie_guarded", False):
+        return
+    pipeline.run = _guard_run(pipeline.run)
+    pipeline._run_step = _watch_ray_run(pipeline._run_step)
+
+
+# -- failed batches ----------------------------------------------------------------------------
+
+def install_step_wrapper(module: Any) -> None:
+    """A batch that fails in a normal step stops the run instead of going on with None outputs
+    (which a resumed run would take as made). Runs inside each step's worker (idempotent)."""
+    wrapper = module._StepWrapper
+    if getattr(wrapper._impute_step_outputs, "_magpie_patched", False):
+        return
+    send = wrapper._send_batch
+
+    def stop_instead(self, batch) -> Any:
+        error = sys.exc_info()[1]  # called by distilabel inside `except Exception`
+        self._magpie_failed_batch = batch
+        self.step._logger.error(f"❌ Batch {batch.seq_no} failed in step '{self.step.name}': {one_line(error)}; "
+                                "stopping the pipeline (its rows are made again when the run is resumed)")
+        self.step.unload()
+        self._notify_unload()
+        failure = module._StepWrapperException(str(error), self.step, 2, error)
+        failure._magpie_unloaded = True
+        raise failure from error
+
+    def send_unless_failed(self, batch) -> None:
+        if getattr(self, "_magpie_failed_batch", None) is batch:
+            return  # distilabel's `finally` would send it, emptied
+        send(self, batch)
+
+    stop_instead._magpie_patched = True
+    wrapper._impute_step_outputs = stop_instead
+    wrapper._send_batch = send_unless_failed
 
 
 def install_on_import() -> None:
-    module = sys.modules.get(_InstallOnImport.TARGET)
-    if module is not None:
-        install(module)
-    elif not any(isinstance(f, _InstallOnImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _InstallOnImport())
+    from distilabel_magpie.patching import after_import
+
+    after_import("distilabel.pipeline.local", install)
+    after_import("distilabel.pipeline.ray", install_ray)
+    after_import("distilabel.pipeline.step_wrapper", install_step_wrapper)

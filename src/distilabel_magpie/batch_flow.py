@@ -1,0 +1,276 @@
+"""What distilabel 1.5.3's batch bookkeeping needs so that replicas and resumed runs give every
+row exactly once. Each gap was seen here; each is mended in the function named after it.
+
+- `_held_last_batch`: a replicated step's last batch (the one built last) can come back before
+  batches other replicas are still working on. distilabel then takes the step as finished: a
+  global step after it starts without those rows, and the other replicas never get their stop
+  flag, so the run waits for them forever. Here the last-batch flag moves to the batch that
+  really comes back last, and then every replica gets its stop flag.
+- `_track_sent` / `_cache_in_flight`: a batch sent to a normal or global step is taken out of
+  the cached buffers when it is sent; after a SIGKILL, a batch a step was working on is in no
+  cache and its rows are never made. Here every batch sent to a non-generator step is
+  remembered until its output comes back and saved with the cache as a batch to send again (a
+  generator restarts from its last batch received anyway).
+- `_atomic`: cache files are written in place; a kill during a write leaves a truncated JSON
+  file the next run cannot read. Here they are written to a temporary name and renamed.
+- `_chained_signature`: a step's cached outputs are looked up by its own settings only, so a
+  step whose upstream changed (another model, other sampling) reused outputs made from the old
+  upstream, e.g. a `FinalizeRows` or `SaveDataset` handing on the previous run's rows. Here a
+  step's signature includes those of the steps before it.
+- `_complete_reuse_only`: outputs of an unchanged step from another run are reused even when
+  that run was killed halfway (the step is then taken as done with part of its rows). Here such
+  reuse happens only when the cached outputs are complete; otherwise the run starts afresh.
+- `_quiet_stage_wait`: waiting for a stage to finish spins a core while holding the lock that
+  stopping the run needs. Here it checks ten times a second and lets go of the lock in between.
+
+A changed configuration therefore never resumes into a mixed dataset: the signatures make it a
+new run, and `FinalizeRows` refuses any row set that is not 0..num_rows-1, once each.
+Installed on import of distilabel's modules (see `install_on_import`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+_IN_FLIGHT = "_magpie_in_flight"  # batch manager attribute: {step: {seq_no: copy of the batch sent}}
+_HELD = "_magpie_held_last"  # batch manager attribute: replicated steps whose last batch came early
+
+
+def _state(manager: Any, name: str, factory: Any) -> Any:
+    if not hasattr(manager, name):
+        setattr(manager, name, factory())
+    return getattr(manager, name)
+
+
+def _step(pipeline: Any, name: str) -> Any:
+    from distilabel import constants
+
+    return pipeline.dag.get_step(name)[constants.STEP_ATTR_NAME]
+
+
+# -- batches in flight -------------------------------------------------------------------------
+
+def _track_sent(send: Any) -> Any:
+    @functools.wraps(send)
+    def tracked(self, batch) -> None:
+        manager = self._batch_manager
+        if manager is not None and not _step(self, batch.step_name).is_generator:
+            # a copy before the data may go to the filesystem (global steps), where the step deletes it
+            _state(manager, _IN_FLIGHT, dict).setdefault(batch.step_name, {})[batch.seq_no] = batch.copy()
+        return send(self, batch)
+
+    return tracked
+
+
+def _track_received(register: Any) -> Any:
+    @functools.wraps(register)
+    def tracked(self, batch) -> None:
+        if self._batch_manager is not None:
+            _state(self._batch_manager, _IN_FLIGHT, dict).get(batch.step_name, {}).pop(batch.seq_no, None)
+        return register(self, batch)
+
+    return tracked
+
+
+def _cache_in_flight(cache: Any) -> Any:
+    @functools.wraps(cache)
+    def with_in_flight(self, path, steps_data_path) -> None:
+        added = []
+        for step_name, batches in _state(self, _IN_FLIGHT, dict).items():
+            step = self._steps.get(step_name)
+            if step is None:
+                continue
+            queued = {b.seq_no for b in step.built_batches}  # a graceful stop put them back already
+            for seq_no in sorted(batches):
+                if seq_no not in queued:
+                    step.built_batches.append(batches[seq_no])
+                    added.append((step, batches[seq_no]))
+        try:
+            cache(self, path, steps_data_path)
+        finally:
+            for step, batch in added:
+                step.built_batches.remove(batch)
+
+    return with_in_flight
+
+
+# -- replicated steps --------------------------------------------------------------------------
+
+def _held_last_batch(process: Any) -> Any:
+    @functools.wraps(process)
+    def in_order(self, batch, send_last_batch_flag: bool = True) -> None:
+        manager, name = self._batch_manager, batch.step_name
+        replicated = manager is not None and _step(self, name).is_normal and self.dag.get_step_replica_count(name) > 1
+        if replicated:
+            others = set(_state(manager, _IN_FLIGHT, dict).get(name, {})) - {batch.seq_no}
+            held = _state(manager, _HELD, set)
+            if batch.last_batch and others:
+                batch.last_batch = False  # not last yet: other replicas still work on earlier batches
+                held.add(name)
+            elif name in held and not others:
+                batch.last_batch = True
+                held.discard(name)
+        process(self, batch, send_last_batch_flag)
+        if replicated and batch.last_batch and self._is_step_running(name):
+            self._send_last_batch_flag_to_step(name)  # the replicas still waiting for input stop
+
+    return in_order
+
+
+def _quiet_stage_wait(wait: Any) -> Any:
+    from distilabel.pipeline.base import _STEP_UNLOADED_CODE
+
+    @functools.wraps(wait)
+    def quiet(self) -> None:
+        stage = self._current_stage
+        steps = self._steps_to_be_loaded_in_stage(stage)
+        self._logger.info(f"⏳ Waiting for stage {stage} to finish...")
+        while True:
+            with self._stop_called_lock:
+                if self._stop_called:
+                    return
+                if all(r == _STEP_UNLOADED_CODE for r in self._get_steps_load_status(steps).values()):
+                    self._logger.info(f"✅ Stage {stage} has finished!")
+                    return
+            time.sleep(0.1)
+
+    return quiet
+
+
+# -- cache keys --------------------------------------------------------------------------------
+
+_UPSTREAM = "_magpie_upstream"  # private attribute of a step: the signatures of the steps before it
+
+
+def _chained_signature(signature: property) -> property:
+    own = signature.fget
+
+    def chained(self) -> str:
+        upstream = (self.__pydantic_private__ or {}).get(_UPSTREAM)
+        if not upstream:
+            return own(self)
+        return hashlib.sha1(f"{own(self)}|{upstream}".encode()).hexdigest()
+
+    chained._magpie_patched = True
+    return property(chained)
+
+
+def _link_upstream(method: Any) -> Any:
+    """After the run's settings are set (and after the DAG is reloaded from the cache), note in
+    each step the signatures of its predecessors (steps lose their pipeline when they run)."""
+    @functools.wraps(method)
+    def linked(self, *args, **kwargs) -> Any:
+        result = method(self, *args, **kwargs)
+        import networkx as nx
+
+        for name in nx.topological_sort(self.dag.G):
+            step = _step(self, name)
+            upstream = "|".join(_step(self, p).signature for p in sorted(self.dag.get_step_predecessors(name)))
+            if step.__pydantic_private__ is None:
+                object.__setattr__(step, "__pydantic_private__", {})
+            step.__pydantic_private__[_UPSTREAM] = upstream
+        return result
+
+    return linked
+
+
+def _complete_reuse_only(from_dag: Any) -> Any:
+    """`_BatchManager.from_dag` (a classmethod's function), reusing other runs' step outputs only
+    when they are complete: batches 0..last, the last one flagged as such."""
+    @functools.wraps(from_dag)
+    def checked(cls, dag, use_cache: bool = False, steps_data_path=None):
+        if use_cache and steps_data_path is not None:
+            from distilabel import constants
+
+            for name in dag:
+                step = dag.get_step(name)[constants.STEP_ATTR_NAME]
+                if not _outputs_complete(Path(steps_data_path) / f"{name}_{step.signature}"):
+                    use_cache = False
+                    break
+        return from_dag(cls, dag, use_cache, steps_data_path)
+
+    return checked
+
+
+def _outputs_complete(folder: Path) -> bool:
+    """No cached outputs there, or all of them (a run killed halfway leaves a part)."""
+    if not folder.is_dir():
+        return True
+    seq_nos = sorted(int(p.stem.split("_")[-1]) for p in folder.glob("batch_*.json"))
+    if not seq_nos:
+        return True
+    if seq_nos != list(range(len(seq_nos))):
+        return False
+    import json
+
+    try:
+        return bool(json.loads((folder / f"batch_{seq_nos[-1]}.json").read_text()).get("last_batch"))
+    except (OSError, ValueError):
+        return False
+
+
+# -- cache files -------------------------------------------------------------------------------
+
+def _atomic(write: Any) -> Any:
+    @functools.wraps(write)
+    def atomic(filename, data) -> None:
+        filename = Path(filename)
+        tmp = filename.with_name(f".{filename.name}.{os.getpid()}.tmp")
+        write(tmp, data)
+        os.replace(tmp, filename)
+
+    return atomic
+
+
+# -- installation ------------------------------------------------------------------------------
+
+def install_serialization(module: Any) -> None:
+    if getattr(module.write_json, "_magpie_patched", False):
+        return
+    for name in ("write_json", "write_yaml"):
+        patched = _atomic(getattr(module, name))
+        patched._magpie_patched = True
+        setattr(module, name, patched)
+
+
+def install_batch_manager(module: Any) -> None:
+    manager = module._BatchManager
+    if getattr(manager.cache, "_magpie_patched", False):
+        return
+    manager.cache = _cache_in_flight(manager.cache)
+    manager.cache._magpie_patched = True
+    manager.from_dag = classmethod(_complete_reuse_only(manager.from_dag.__func__))
+
+
+def install_steps(module: Any) -> None:
+    step = module._Step
+    if getattr(step.signature.fget, "_magpie_patched", False):
+        return
+    step.signature = _chained_signature(step.signature)
+
+
+def install_base(module: Any) -> None:
+    pipeline = module.BasePipeline
+    if getattr(pipeline._process_batch, "_magpie_patched", False):
+        return
+    pipeline._send_batch_to_step = _track_sent(pipeline._send_batch_to_step)
+    pipeline._register_batch = _track_received(pipeline._register_batch)
+    pipeline._process_batch = _held_last_batch(pipeline._process_batch)
+    pipeline._process_batch._magpie_patched = True
+    pipeline._wait_current_stage_to_finish = _quiet_stage_wait(pipeline._wait_current_stage_to_finish)
+    pipeline._set_runtime_parameters = _link_upstream(pipeline._set_runtime_parameters)
+    pipeline._refresh_pipeline_from_cache = _link_upstream(pipeline._refresh_pipeline_from_cache)
+
+
+def install_on_import() -> None:
+    from distilabel_magpie.patching import after_import
+
+    after_import("distilabel.utils.serialization", install_serialization)
+    after_import("distilabel.steps.base", install_steps)
+    after_import("distilabel.pipeline.batch_manager", install_batch_manager)
+    after_import("distilabel.pipeline.base", install_base)
