@@ -48,7 +48,7 @@ def test_yaml_round_trip(path, first):
     assert loaded.dump() == again.dump()
     step = _steps(loaded.dump())[first]
     assert step["llm"]["model_path"] == "embedded"  # kept in the dump (distilabel's LlamaCppLLM drops it)
-    assert step["type_info"]["name"] == "MagpieSFTGenerator"
+    assert step["type_info"]["name"] == "MagpieSFTStep"
 
 
 def test_distilabel_cli_runs_the_yaml_with_params(tmp_path):

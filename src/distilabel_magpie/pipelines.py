@@ -3,6 +3,11 @@
 Each builder takes the engine (`llm`) its generation steps use: by default llama.cpp on a GGUF
 file; the `*-server.yaml` dumps use `CompletionServerEngine` (vLLM, SGLang, TGI, llama.cpp
 servers). Steps that run in parallel processes get their own copy of it.
+
+Every pipeline starts the same way: `RowIndices` feeds the first generation step (a normal
+step, so `resources.replicas` can run it several times: distilabel replicates no generator),
+and `FinalizeRows` after it checks that every row is there once and flags exact duplicates
+across replicas. A new pipeline starts with `_rows(...)` too.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from distilabel.pipeline import Pipeline
 
 from distilabel_magpie.engines.llamacpp import LlamaCppEngine
 from distilabel_magpie.engines.server import CompletionServerEngine
-from distilabel_magpie.generation import MagpieMultiTurn, MagpieSFTGenerator
+from distilabel_magpie.generation import FinalizeRows, MagpieMultiTurn, MagpieSFTStep, RowIndices
 from distilabel_magpie.save import SaveDataset
 
 
@@ -24,6 +29,13 @@ BRIEF_ANSWERS = "You are a helpful assistant. Answer in a few sentences."
 
 def _copy(llm: LLM) -> LLM:
     return llm.model_copy(deep=True)
+
+
+def _rows(num_rows: int, batch_size: int) -> tuple[RowIndices, FinalizeRows]:
+    """The row-index source and the finalizing step around a pipeline's first generation step
+    (`rows >> generate >> finalize`); the generation step owns `num_rows` and `batch_size`."""
+    return (RowIndices(name="row_indices", num_rows=num_rows, batch_size=batch_size),
+            FinalizeRows(name="finalize_rows", num_rows=num_rows))
 
 
 def build_sft_pipeline(
@@ -38,7 +50,8 @@ def build_sft_pipeline(
     `llm` replaces the engine (e.g. `CompletionServerEngine` for a vLLM server).
 
     One step samples queries and answers them with the same loaded model (two llama.cpp steps
-    would compete for the same cores). Queries: T=1.0, top_p=1.0 (paper), up to 128 tokens,
+    would compete for the same cores); `--param magpie_sft.resources.replicas=N` (or
+    `distilabel-magpie run --replicas N`) runs it N times, e.g. one per Ray node or server. Queries: T=1.0, top_p=1.0 (paper), up to 128 tokens,
     with min_p=0.02: of 96 queries (256-token limit), 94 instead of 81 ended on their own, in
     4511 instead of 7355 generated tokens; distinct openings (first four words) 68 against 65.
     Answers: greedy (paper), up to 256 new tokens, with a repetition penalty of 1.1: greedy
@@ -52,11 +65,13 @@ def build_sft_pipeline(
     accepted pairs per minute (6.9 against 8.0 without), so it is off.
     """
     with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
-        generate = MagpieSFTGenerator(
+        rows, finalize = _rows(num_rows, batch_size)
+        generate = MagpieSFTStep(
             name="magpie_sft",
             llm=llm or LlamaCppEngine(model_path=model_path),
             num_rows=num_rows,
             batch_size=batch_size,
+            input_batch_size=batch_size,
             max_new_tokens=128,
             min_p=0.02,
             response_max_new_tokens=256,
@@ -65,7 +80,7 @@ def build_sft_pipeline(
             seed=seed,
         )
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
-        generate >> save
+        rows >> generate >> finalize >> save
     return pipeline
 
 
@@ -77,7 +92,7 @@ def build_chat_pipeline(
     seed: Optional[int] = 0,
     llm: Optional[LLM] = None,
 ) -> Pipeline:
-    """Multi-turn SFT data (`messages` column): first turns from `MagpieSFTGenerator`, then
+    """Multi-turn SFT data (`messages` column): first turns from `MagpieSFTStep`, then
     `n_turns` more with `MagpieMultiTurn`. A failed answer ends a conversation, so the answers
     suit SmolLM2-135M: up to 768 tokens (they often pass 256), sampled at T=0.7, top_p=0.9 with a
     repetition penalty of 1.1. Measured on 32 queries, answers that end on their own: 29 of 32,
@@ -89,11 +104,13 @@ def build_chat_pipeline(
                 response_repetition_penalty=1.1, seed=seed)
     llm = llm or LlamaCppEngine(model_path=model_path, n_threads=1)
     with Pipeline(name="magpie-chat", description="Magpie multi-turn SFT data") as pipeline:
-        first = MagpieSFTGenerator(
+        rows, finalize = _rows(num_rows, 10)
+        first = MagpieSFTStep(
             name="magpie_first_turn",
             llm=llm,
             num_rows=num_rows,
             batch_size=10,
+            input_batch_size=10,
             **turn,
         )
         extend = MagpieMultiTurn(
@@ -104,7 +121,7 @@ def build_chat_pipeline(
             **turn,
         )
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
-        first >> extend >> save
+        rows >> first >> finalize >> extend >> save
     return pipeline
 
 
@@ -118,21 +135,22 @@ def build_dpo_pipeline(
     seed: Optional[int] = 0,
     llm: Optional[LLM] = None,
 ) -> Pipeline:
-    """Magpie-PO: queries from `MagpieSampler`, k answers per query in one engine call (T=0.8,
+    """Magpie-PO: queries from `MagpieSamplerStep`, k answers per query in one engine call (T=0.8,
     one shared prefill), scored by a reward model; best = chosen, worst = rejected (TRL's DPO
     format). The two generation steps run in parallel processes, so each default llama.cpp
     engine gets one thread; `llm` replaces both engines. On a CPU pass a small reward model:
     `--param score_candidates.model=/path/to/reward`."""
     from distilabel_magpie.curation import PreferencePairs, SampleCandidates
-    from distilabel_magpie.generation import MagpieSampler
+    from distilabel_magpie.generation import MagpieSamplerStep
     from distilabel_magpie.scoring import RewardModelLabeler
 
     llm = llm or LlamaCppEngine(model_path=model_path, n_threads=1)
     with Pipeline(name="magpie-dpo", description="Magpie-PO preference pairs (k samples, reward model, "
                   "chosen = best, rejected = worst)") as pipeline:
-        queries = MagpieSampler(
+        rows, finalize = _rows(num_rows, 10)
+        queries = MagpieSamplerStep(
             name="magpie_sampler", llm=llm, num_rows=num_rows,
-            batch_size=10, max_new_tokens=128, early_stop_newline=True, seed=seed)
+            batch_size=10, input_batch_size=10, max_new_tokens=128, early_stop_newline=True, seed=seed)
         candidates = SampleCandidates(
             name="sample_candidates", llm=_copy(llm),
             num_candidates=num_candidates, temperature=0.8, max_new_tokens=max_new_tokens, input_batch_size=10)
@@ -140,7 +158,7 @@ def build_dpo_pipeline(
             name="score_candidates", model=reward_model, response_column="generations", output_column="ratings")
         select = PreferencePairs(name="preference_pairs", min_margin=0.0, tie_policy="length")
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
-        queries >> candidates >> score >> select >> save
+        rows >> queries >> finalize >> candidates >> score >> select >> save
     return pipeline
 
 
@@ -168,19 +186,20 @@ def build_reasoning_pipeline(
     within it is kept as `reasoning_truncated`, without answer. The answer engine's context
     (n_ctx 4096) must hold the prompt and that budget. The two llama.cpp steps run in parallel
     processes, so each gets one thread."""
-    from distilabel_magpie.generation import MagpieResponder, MagpieSampler
+    from distilabel_magpie.generation import MagpieResponder, MagpieSamplerStep
 
     with Pipeline(name="magpie-reasoning", description="Magpie-Reasoning: queries from one model, answers with "
                   "reasoning from another") as pipeline:
-        queries = MagpieSampler(
+        rows, finalize = _rows(num_rows, 10)
+        queries = MagpieSamplerStep(
             name="magpie_sampler", llm=query_llm or LlamaCppEngine(model_path=query_model_path, n_threads=1),
-            num_rows=num_rows, batch_size=10, max_new_tokens=128, min_p=0.02, seed=seed)
+            num_rows=num_rows, batch_size=10, input_batch_size=10, max_new_tokens=128, min_p=0.02, seed=seed)
         answers = MagpieResponder(
             name="reasoning_responder",
             llm=answer_llm or LlamaCppEngine(model_path=answer_model_path, n_threads=1, n_parallel=4, n_ctx=4096),
             input_batch_size=10, temperature=0.6, top_p=0.95, max_new_tokens=max_new_tokens, seed=seed)
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
-        queries >> answers >> save
+        rows >> queries >> finalize >> answers >> save
     return pipeline
 
 
@@ -224,9 +243,10 @@ def build_full_pipeline(
     rejected = f"{output_dir}.rejected.jsonl"  # staged beside the dataset folder, then moved into it
     with Pipeline(name="magpie-full", description="The Magpie recipe end to end: generate, base answers, judge "
                   "tags, reward difference, language, safety, near-duplicates, filter, review, report") as pipeline:
-        generate = MagpieSFTGenerator(
+        rows, finalize = _rows(num_rows, 10)
+        generate = MagpieSFTStep(
             name="magpie_sft", llm=LlamaCppEngine(model_path=model_path, n_threads=1), num_rows=num_rows,
-            batch_size=10, max_new_tokens=128, min_p=0.02, response_max_new_tokens=256,
+            batch_size=10, input_batch_size=10, max_new_tokens=128, min_p=0.02, response_max_new_tokens=256,
             response_repetition_penalty=1.1, response_system_prompt=BRIEF_ANSWERS, seed=seed)
         base = MagpieBaseResponder(
             name="base_responder", llm=LlamaCppEngine(model_path=base_model_path, n_threads=1),
@@ -244,7 +264,7 @@ def build_full_pipeline(
             status_columns=["instruction_status", "response_status", "base_response_status"])
         review = PushSFTToArgilla(name="push_to_argilla", optional=True)
         save = SaveDataset(name="save_dataset", output_dir=output_dir, rejected_from=rejected)
-        generate >> base >> judge >> reward >> language >> safety >> dedup >> select >> review >> save
+        rows >> generate >> finalize >> base >> judge >> reward >> language >> safety >> dedup >> select >> review >> save
     return pipeline
 
 
