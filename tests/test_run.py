@@ -1,0 +1,142 @@
+"""`distilabel-magpie run`: the default pipeline on distilabel's local `Pipeline` and on a real
+local Ray cluster (loopback, 2 CPUs) with 2 replicas, and a run killed with SIGKILL halfway that
+resumes from distilabel's cache. Every run is a subprocess with a private cache and a timeout.
+
+The rows are compared by what a row is made from (row index, sample seed, system-prompt choice)
+and by their statuses, never by the model's text."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from distilabel_magpie.cleaning import normalize
+from distilabel_magpie.engines.base import sample_seed
+
+ROOT = Path(__file__).parent.parent
+SFT = ROOT / "pipelines" / "magpie-sft.yaml"
+ROWS = 24
+SYSTEM = {"chef": "You are a chef.", "tutor": "You are a maths tutor.", "coder": "You are a programmer."}
+# short queries and answers: the rows, not the text, are under test
+PARAMS = {"magpie_sft.num_rows": ROWS, "magpie_sft.batch_size": 4, "magpie_sft.max_new_tokens": 24,
+          "magpie_sft.response_max_new_tokens": 24, "magpie_sft.system_prompt": json.dumps(SYSTEM)}
+
+
+def command(out: Path, *extra: str, params: dict | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "distilabel_magpie.cli", "run", str(SFT), *extra]
+    for key, value in {**PARAMS, **(params or {}), "save_dataset.output_dir": out}.items():
+        cmd += ["--param", f"{key}={value}"]
+    return cmd
+
+
+def environment(tmp: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    return {**env, "DISTILABEL_CACHE_DIR": str(tmp / "cache"), "TMPDIR": str(tmp),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def run(cmd: list[str], tmp: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    started = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp, env=environment(tmp))
+    done.seconds = time.monotonic() - started
+    return done
+
+
+def rows_of(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+
+
+def check_rows(rows: list[dict], seed: int = 0) -> None:
+    """Exactly ROWS rows, indices 0..ROWS-1 once, each made from its own index, no repeated query."""
+    assert [r["row_index"] for r in rows] == list(range(ROWS))
+    for r in rows:
+        assert r["distilabel_metadata"]["magpie_magpie_sft"]["seed"] == sample_seed(seed, r["row_index"])
+    accepted = [normalize(r["instruction"]) for r in rows if r["instruction_status"] == "ok"]
+    assert len(accepted) == len(set(accepted)) and accepted  # repeats are flagged `duplicate`, never kept as ok
+
+
+def made_of(rows: list[dict]) -> list[tuple]:
+    return [(r["row_index"], r["distilabel_metadata"]["magpie_magpie_sft"]["seed"], r["system_prompt_key"])
+            for r in rows]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run without Ray: (rows, seconds)."""
+    tmp = tmp_path_factory.mktemp("reference")
+    done = run(command(tmp / "out", "--ignore-cache"), tmp)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = rows_of(tmp / "out")
+    check_rows(rows)
+    assert len({r["system_prompt_key"] for r in rows}) == len(SYSTEM)  # the choice varies with the index
+    return rows, done.seconds
+
+
+def test_ray_local_cluster_with_two_replicas_makes_the_same_rows(reference, tmp_path):
+    ref_rows, _ = reference
+    done = run(command(tmp_path / "out", "--ray", "--replicas", "2", "--ray-cpus", "2", "--ignore-cache"), tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "'magpie_sft' replicas: 2/2" in output  # distilabel started both replicas as Ray actors
+    rows = rows_of(tmp_path / "out")
+    check_rows(rows)
+    assert made_of(rows) == made_of(ref_rows)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["rows"] == ROWS
+    print(f"ray: {ROWS} rows expected, {len(rows)} got, 0 repeated ok queries, {done.seconds:.0f} s "
+          f"(without Ray {reference[1]:.0f} s)")
+    # the local cluster was stopped: no Ray process of this run is left
+    left = subprocess.run(["pgrep", "-f", f"ray.*{tmp_path}"], capture_output=True, text=True).stdout.split()
+    assert left == []
+
+
+def _output_batches(cache: Path, step: str) -> int:
+    return len(list(cache.glob(f"*/steps_data/{step}_*/batch_*.json")))
+
+
+def test_a_run_killed_halfway_resumes_from_the_cache(reference, tmp_path):
+    """SIGKILL to the whole run (the CLI and its workers) once 2 of the 6 batches are made; the
+    same command again makes the rest, and a changed setting is a new run, not a mixed one."""
+    ref_rows, _ = reference
+    out = tmp_path / "out"
+    cmd = command(out)  # no --ignore-cache: the cache is the point
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+                            env=environment(tmp_path), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while _output_batches(tmp_path / "cache", "magpie_sft") < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended or stalled before the kill"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    made_before = _output_batches(tmp_path / "cache", "magpie_sft")
+    assert 2 <= made_before < ROWS // 4 and not out.exists()
+
+    # Another setting: distilabel's signature (chained through the steps) makes it a new run.
+    other = run(command(tmp_path / "other", params={"magpie_sft.max_new_tokens": 20}), tmp_path)
+    assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-3000:]
+    other_rows = rows_of(tmp_path / "other")
+    assert [r["row_index"] for r in other_rows] == list(range(ROWS))
+    assert {r["distilabel_metadata"]["magpie_magpie_sft"]["max_new_tokens"] for r in other_rows} == {20}
+
+    resumed = run(cmd, tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    rows = rows_of(out)
+    check_rows(rows)
+    assert made_of(rows) == made_of(ref_rows)
+    assert [(r["instruction_status"], r["response_status"]) for r in rows] == [
+        (r["instruction_status"], r["response_status"]) for r in ref_rows]
+    assert {r["distilabel_metadata"]["magpie_magpie_sft"]["max_new_tokens"] for r in rows} == {24}
+    print(f"resume: killed after {made_before * 4} of {ROWS} rows; {ROWS} expected, {len(rows)} got, "
+          f"0 duplicates; resumed run {resumed.seconds:.0f} s (uninterrupted {reference[1]:.0f} s)")
