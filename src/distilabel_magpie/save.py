@@ -72,6 +72,12 @@ class SaveDataset(GlobalStep):
         # Taken now: the copy of the step that runs in a worker process has no pipeline.
         self._pipeline_name = getattr(self.pipeline, "name", None)
 
+    def load(self) -> None:
+        """Refuses an output folder that cannot be written before the run makes any row (a
+        write that fails later, e.g. on a full disk, still leaves no partial dataset)."""
+        super().load()
+        check_writable(Path(self.output_dir))
+
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         rows = [dict(r) for r in inputs]
         rejected = self._rejected()
@@ -115,6 +121,19 @@ class SaveDataset(GlobalStep):
         except Exception as e:  # noqa: BLE001 - the dataset is what the run is for; a failed report is logged
             self._logger.warning(f"{self.name}: the run report was not written ({type(e).__name__}: {e}); "
                                  f"write it later with `distilabel-magpie report {self.output_dir}`")
+
+
+def check_writable(out: Path) -> None:
+    """`out` can be written as SaveDataset writes it (a new folder beside it), else a one-line error."""
+    if out.exists() and not _replaceable(out):
+        raise MagpieError(f"output_dir {out} holds files that are not a dataset written by SaveDataset; "
+                          "choose a new or empty folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.check-", dir=out.parent)).rmdir()
+    except OSError as e:
+        raise MagpieError(f"cannot write the dataset to {out}: {e.strerror or e}; choose a writable "
+                          "output_dir") from None
 
 
 def write_dataset(out: Path, rows: list[dict], summary: dict,
