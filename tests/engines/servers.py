@@ -37,8 +37,8 @@ class LlamaServer:
     """llama-cpp-python's own server process (its own model loading, not our engine's)."""
 
     def __init__(self, model_path: str, log_dir: Path, *, threads: int = 1, api_key: Optional[str] = None,
-                 n_ctx: int = 2048) -> None:
-        self.port = free_port()
+                 n_ctx: int = 2048, port: Optional[int] = None) -> None:
+        self.port = port or free_port()  # a given port: a restart where the previous one was
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.log = log_dir / f"llama-server-{self.port}.log"
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
@@ -65,6 +65,12 @@ class LlamaServer:
                 time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"llama server not ready after {timeout} s: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would end it."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=15)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
