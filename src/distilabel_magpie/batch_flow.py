@@ -20,6 +20,15 @@ row exactly once. Each gap was seen here; each is mended in the function named a
 - `_complete_reuse_only`: outputs of an unchanged step from another run are reused even when
   that run was killed halfway (the step is then taken as done with part of its rows). Here such
   reuse happens only when the cached outputs are complete; otherwise the run starts afresh.
+- `_consumed_batches_dropped`: a resumed step's buffers are refilled from its predecessors'
+  cached outputs from the batch it last read from, even when it read all of that batch (as it
+  does whenever its input batch size is the predecessor's batch size, as in every pipeline
+  here): an empty batch then heads the buffer with a sequence number below the one expected
+  next, no batch is ever built again and the resumed run waits forever. And an output batch
+  whose file was written just before the kill but which the batch manager had not recorded as
+  received is loaded too, while it is also asked for (or made) again: the same rows twice, or
+  again a wait forever. Here, after loading, only batches recorded as received and not yet read
+  stay in the buffers.
 - `_quiet_stage_wait`: waiting for a stage to finish spins a core while holding the lock that
   stopping the run needs. Here it checks ten times a second and lets go of the lock in between.
 
@@ -197,6 +206,23 @@ def _complete_reuse_only(from_dag: Any) -> Any:
     return checked
 
 
+def _consumed_batches_dropped(load_from_cache: Any) -> Any:
+    """`_BatchManager.load_from_cache` (a classmethod's function), without the batches each step
+    had already read all of."""
+    @functools.wraps(load_from_cache)
+    def dropped(cls, dag, batch_manager_path, steps_data_path):
+        manager = load_from_cache(cls, dag, batch_manager_path, steps_data_path)
+        received = {name: set(seq_nos) for name, seq_nos in manager._received_batch_seq_nos.items()}
+        for step in manager._steps.values():
+            for predecessor, batches in step.data.items():
+                expected = step.next_expected_seq_no.get(predecessor, (0, 0))[0]
+                step.data[predecessor] = [b for b in batches
+                                          if b.seq_no >= expected and b.seq_no in received.get(predecessor, ())]
+        return manager
+
+    return dropped
+
+
 def _outputs_complete(folder: Path) -> bool:
     """No cached outputs there, or all of them (a run killed halfway leaves a part)."""
     if not folder.is_dir():
@@ -245,6 +271,7 @@ def install_batch_manager(module: Any) -> None:
     manager.cache = _cache_in_flight(manager.cache)
     manager.cache._magpie_patched = True
     manager.from_dag = classmethod(_complete_reuse_only(manager.from_dag.__func__))
+    manager.load_from_cache = classmethod(_consumed_batches_dropped(manager.load_from_cache.__func__))
 
 
 def install_steps(module: Any) -> None:
