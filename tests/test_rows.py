@@ -38,9 +38,9 @@ def test_a_row_is_the_same_in_any_batch_and_in_the_generator(llamacpp_engine):
     """Row i of the replicable step, made in batches of 3 in reverse order (as two replicas might
     get them), equals the generator's row i: index, seed, system-prompt choice and query."""
     kwargs = dict(num_rows=6, max_new_tokens=12, seed=7, system_prompt=SYSTEM, early_stop_newline=True)
-    generator = _loaded(MagpieSampler(name="g", batch_size=6, **kwargs), llamacpp_engine)
+    generator = _loaded(MagpieSampler(name="g", llm=llamacpp_engine, batch_size=6, **kwargs), llamacpp_engine)
     (reference, _), = list(generator.process())
-    step = _loaded(MagpieSamplerStep(name="s", batch_size=3, **kwargs), llamacpp_engine)
+    step = _loaded(MagpieSamplerStep(name="s", llm=llamacpp_engine, batch_size=3, **kwargs), llamacpp_engine)
     made = next(step.process([{"row_index": i} for i in (5, 4, 3)])) + next(step.process([{"row_index": i}
                                                                                           for i in (0, 1, 2)]))
     by_index = {r["row_index"]: r for r in made}
@@ -55,7 +55,7 @@ def test_a_row_is_the_same_in_any_batch_and_in_the_generator(llamacpp_engine):
 
 
 def test_sft_step_seeds_answers_by_row_index(llamacpp_engine):
-    step = _loaded(MagpieSFTStep(name="sft", num_rows=4, batch_size=2, max_new_tokens=12, response_max_new_tokens=8,
+    step = _loaded(MagpieSFTStep(name="sft", llm=llamacpp_engine, num_rows=4, batch_size=2, max_new_tokens=12, response_max_new_tokens=8,
                                  seed=3), llamacpp_engine)
     rows = next(step.process([{"row_index": 3}, {"row_index": 1}]))
     assert [r["row_index"] for r in rows] == [3, 1]
@@ -64,7 +64,7 @@ def test_sft_step_seeds_answers_by_row_index(llamacpp_engine):
             assert r["distilabel_metadata"]["magpie_response_sft"]["seed"] == sample_seed(3, r["row_index"])
     with pytest.raises(MagpieError, match=r"row indices \[4\] are outside 0..3"):
         next(step.process([{"row_index": 4}]))
-    assert isinstance(MagpieSFTGenerator(num_rows=1), MagpieSampler)
+    assert isinstance(MagpieSFTGenerator(llm=llamacpp_engine, num_rows=1), MagpieSampler)
 
 
 def _row(i, text, status="ok", **extra):
