@@ -298,6 +298,7 @@ def _guard_run(run: Any) -> Any:
         from pydantic import ValidationError
 
         from distilabel_magpie.generation.rows import feed_row_sources
+        from distilabel_magpie.save import check_pipeline_outputs
 
         watch = _RunWatch(self)
         if len(args) < 7:  # `logging_handlers` not given positionally: add the failed-batch counter
@@ -305,6 +306,7 @@ def _guard_run(run: Any) -> Any:
         _current = watch
         try:
             check_parameters(self, parameters)
+            check_pipeline_outputs(self, parameters)  # an unwritable output_dir fails before any row is made
             feed_row_sources(self, parameters)
             distiset = run(self, parameters, *args, **kwargs)
         except PipelineFailed as e:

@@ -100,11 +100,17 @@ def run(config: str, params: Dict[str, Any], *, use_ray: bool = False, replicas:
 def ray_cluster(num_cpus: Optional[int] = None) -> Iterator[str]:
     """Connected to Ray for the block: the cluster at `RAY_ADDRESS`, or a local one on loopback
     (no dashboard, a small object store) that is stopped at the end. Yields the address."""
+    address = os.environ.get("RAY_ADDRESS")
+    saved = os.environ.get(_LOOPBACK_ENV)
+    if not address:
+        os.environ[_LOOPBACK_ENV] = "0"  # read when Ray is imported, and by the processes it starts
     try:
         import ray
+        from ray._private import ray_constants
     except ImportError:
         raise MagpieError("--ray needs Ray: pip install 'distilabel-magpie[ray]'") from None
-    address = os.environ.get("RAY_ADDRESS")
+    if not address:
+        ray_constants.ENABLE_RAY_CLUSTER = False  # Ray was imported before (e.g. by distilabel)
     if address:
         try:
             ray.init(address=address, log_to_driver=False)
@@ -116,8 +122,6 @@ def ray_cluster(num_cpus: Optional[int] = None) -> Iterator[str]:
         finally:
             ray.shutdown()  # disconnects; the cluster stays up
         return
-    saved = os.environ.get(_LOOPBACK_ENV)
-    os.environ[_LOOPBACK_ENV] = "0"
     try:
         context = ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
                            object_store_memory=256 * 1024**2, log_to_driver=False)

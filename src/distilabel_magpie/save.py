@@ -73,8 +73,8 @@ class SaveDataset(GlobalStep):
         self._pipeline_name = getattr(self.pipeline, "name", None)
 
     def load(self) -> None:
-        """Refuses an output folder that cannot be written before the run makes any row (a
-        write that fails later, e.g. on a full disk, still leaves no partial dataset)."""
+        """Refuses an output folder that cannot be written (the guard also checks it before the
+        run makes any row; a write that fails later, e.g. on a full disk, leaves no partial dataset)."""
         super().load()
         check_writable(Path(self.output_dir))
 
@@ -134,6 +134,15 @@ def check_writable(out: Path) -> None:
     except OSError as e:
         raise MagpieError(f"cannot write the dataset to {out}: {e.strerror or e}; choose a writable "
                           "output_dir") from None
+
+
+def check_pipeline_outputs(pipeline: Any, parameters: Optional[dict]) -> None:
+    """Before a run (global steps load only when their stage starts, after the generation):
+    every SaveDataset's output_dir, as the run's parameters set it, can be written."""
+    for name in pipeline.dag:
+        step = pipeline.dag.get_step(name)["step"]
+        if isinstance(step, SaveDataset):
+            check_writable(Path(str(((parameters or {}).get(name) or {}).get("output_dir", step.output_dir))))
 
 
 def write_dataset(out: Path, rows: list[dict], summary: dict,
