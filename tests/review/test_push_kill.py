@@ -1,5 +1,5 @@
 """The real review server (Argilla API server) killed with SIGKILL in the middle of a push of 600
-records and restarted: the push reports what it could not send, and pushing again leaves every
+records (in batches of 50, as a pipeline sends them) and restarted: the push reports what it could not send, and pushing again leaves every
 record exactly once (counted through the Argilla API)."""
 
 import os
@@ -30,20 +30,26 @@ def test_push_survives_a_killed_and_restarted_review_server(review_server, clien
     api = next(p for p in server._procs() if p.name == "server")
     step = PushSFTToArgilla(dataset_name=dataset_name, max_retries=1, retry_backoff=0.2)
     step.load()
-    result: dict = {}
-    pushing = threading.Thread(target=lambda: result.update(out=next(step.process([dict(r) for r in rows]))),
-                               daemon=True)
+    first: list = []
+
+    def pushing_in_batches():  # as in a pipeline: input batches of 50 rows
+        for start in range(0, RECORDS, 50):
+            first.extend(next(step.process([dict(r) for r in rows[start:start + 50]])))
+
+    pushing = threading.Thread(target=pushing_in_batches, daemon=True)
     pushing.start()
-    time.sleep(2.0)  # ~50 records/s: well inside the push
-    assert pushing.is_alive(), "the push ended before the kill"
+    deadline = time.monotonic() + 120
+    while len(first) < 100:  # two batches acknowledged: the kill lands in the middle
+        assert pushing.is_alive() and time.monotonic() < deadline, "the push ended or stalled before the kill"
+        time.sleep(0.05)
     os.killpg(api.pid, signal.SIGKILL)
     killed = time.monotonic()
     pushing.join(timeout=180)
     assert not pushing.is_alive(), "the push did not end after the server died"
-    first = result["out"]
     statuses = [r["argilla_status"] for r in first]
     assert len(first) == RECORDS and "failed" in statuses  # what was not sent is said, not lost silently
     sent_first = sum(s in ("created", "updated") for s in statuses)
+    assert 100 <= sent_first < RECORDS
 
     server.start(echo=lambda *_: None)  # same data directory, port and key (stops what is left of it first)
     assert (server.status()["url"]) == creds.api_url
