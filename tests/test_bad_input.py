@@ -69,7 +69,9 @@ def test_context_smaller_than_prompt_and_budget(tmp_path):
 
 def test_unwritable_output_folder(tmp_path):
     done = pipeline_run(tmp_path, "save_dataset.output_dir=/proc/magpie-out")
-    assert_one_line_error(done, "step 'save_dataset' failed: cannot write the dataset to /proc/magpie-out")
+    # refused before the run starts (SaveDataset, a global step, would only load after the generation)
+    assert_one_line_error(done, "failed: cannot write the dataset to /proc/magpie-out", "choose a writable output_dir")
+    assert "magpie_sft: rows" not in done.stdout + done.stderr
 
 
 def test_failed_write_keeps_the_previous_dataset(tmp_path):

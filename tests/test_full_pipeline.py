@@ -16,7 +16,8 @@ from distilabel_magpie.pipelines import build_full_pipeline
 
 ROOT = Path(__file__).parent.parent
 YAML = ROOT / "pipelines" / "magpie-full.yaml"
-ORDER = ["magpie_sft", "base_responder", "judge", "reward_model", "language_tagger", "safety_tagger",
+ORDER = ["row_indices", "magpie_sft", "finalize_rows", "base_responder", "judge", "reward_model", "language_tagger",
+         "safety_tagger",
          "near_duplicates", "filter_recipe", "push_to_argilla", "save_dataset"]
 # Every column of the recipe, on every row that reached the filter (kept or rejected).
 RECIPE_COLUMNS = [
@@ -50,7 +51,7 @@ def test_committed_yaml_is_the_dump_of_the_builder_and_runs_the_recipe_in_order(
         yaml.dump(build_full_pipeline().dump()), Loader=yaml.FullLoader)
     steps = steps_of(dump)
     edges = {c["from"]: c["to"] for c in dump["pipeline"]["connections"]}
-    chain = ["magpie_sft"]
+    chain = ["row_indices"]
     while edges.get(chain[-1]):
         (following,) = edges[chain[-1]]
         chain.append(following)
