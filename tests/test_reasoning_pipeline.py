@@ -27,7 +27,7 @@ def steps_of(dump):
 def test_committed_yaml_is_the_dump_of_the_builder_and_loads_back():
     assert yaml.safe_load(YAML.read_text()) == yaml.safe_load(yaml.dump(build_reasoning_pipeline().dump()))
     steps = steps_of(Pipeline.from_yaml(YAML).dump())
-    assert list(steps) == ["row_indices", "magpie_sampler", "finalize_rows", "reasoning_responder", "save_dataset"]
+    assert list(steps) == ["row_indices", "finalize_rows", "magpie_sampler", "reasoning_responder", "save_dataset"]
     answer = steps["reasoning_responder"]
     assert answer["type_info"]["name"] == "MagpieResponder"
     assert (answer["max_new_tokens"], answer["temperature"], answer["top_p"], answer["thinking"]) == (2048, 0.6, 0.95, None)
