@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "src"))
 
 from distilabel_magpie.engines.base import SamplingParams  # noqa: E402
 from distilabel_magpie.engines.llamacpp import LlamaCppRunner, load_llama_model  # noqa: E402
-from distilabel_magpie.models import embedded_model_path  # noqa: E402
+from distilabel_magpie.engines.models import embedded_model_path  # noqa: E402
 
 CACHE = Path(__file__).parent / ".cache"
 

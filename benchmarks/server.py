@@ -133,7 +133,7 @@ def main() -> None:
     from engines.servers import LlamaServer
 
     from distilabel_magpie.engines import CompletionServerEngine, LlamaCppEngine
-    from distilabel_magpie.models import embedded_model_path
+    from distilabel_magpie.engines.models import embedded_model_path
 
     settings = default_settings()
     model = embedded_model_path()

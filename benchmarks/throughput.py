@@ -354,7 +354,7 @@ def main() -> None:
     parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.model_path is None:
-        from distilabel_magpie.models import embedded_model_path
+        from distilabel_magpie.engines.models import embedded_model_path
 
         args.model_path = embedded_model_path()
     if args.worker:

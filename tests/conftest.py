@@ -24,7 +24,7 @@ FIXTURES = load_fixtures()
 
 @pytest.fixture(scope="session")
 def embedded_model_path() -> str:
-    from distilabel_magpie.models import embedded_model_path
+    from distilabel_magpie.engines.models import embedded_model_path
 
     return embedded_model_path()
 

@@ -1,4 +1,4 @@
-from distilabel_magpie.cleaning import Answer, clean_query, clean_response, normalize
+from distilabel_magpie.generation.cleaning import Answer, clean_query, clean_response, normalize
 from distilabel_magpie.engines.base import Completion
 from distilabel_magpie.templates import get_preset
 

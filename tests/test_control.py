@@ -1,6 +1,6 @@
 import pytest
 
-from distilabel_magpie.control import DOMAINS, detect_language, domain_prompt, language_code, register_domain
+from distilabel_magpie.generation.control import DOMAINS, detect_language, domain_prompt, language_code, register_domain
 from distilabel_magpie.engines.llamacpp import LlamaCppEngine
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation import MagpieSampler
@@ -39,7 +39,7 @@ def test_off_language_queries_are_flagged(llamacpp_engine):
     import logging
 
     from distilabel_magpie.engines.base import Completion
-    from distilabel_magpie.system_prompts import SystemPromptChoice
+    from distilabel_magpie.generation.system_prompts import SystemPromptChoice
 
     step = MagpieSampler(llm=llamacpp_engine, num_rows=2, language="French")
     step._logger = logging.getLogger("test")

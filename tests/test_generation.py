@@ -69,7 +69,7 @@ def test_stop_list_that_swallows_everything_is_reported(llamacpp_engine, caplog)
 def test_exact_duplicates_are_flagged(llamacpp_engine):
     step = _loaded(MagpieSampler(llm=llamacpp_engine, num_rows=2, max_new_tokens=4, seed=4), llamacpp_engine)
     from distilabel_magpie.engines.base import Completion
-    from distilabel_magpie.system_prompts import SystemPromptChoice
+    from distilabel_magpie.generation.system_prompts import SystemPromptChoice
 
     def row(index, text):
         return step._row(index, SystemPromptChoice(None, None), "p", Completion(text, "stop", 1, 1),

@@ -12,7 +12,7 @@ from conftest import FIXTURE_DATE, FIXTURES
 from test_reasoning_templates import hf_history
 from test_templates import hf_render
 
-from distilabel_magpie.cleaning import Answer, clean_response
+from distilabel_magpie.generation.cleaning import Answer, clean_response
 from distilabel_magpie.engines.base import Completion, CompletionEngine
 from distilabel_magpie.engines.llamacpp import LlamaCppEngine
 from distilabel_magpie.errors import MagpieError

@@ -12,7 +12,7 @@ from distilabel_magpie.engines.base import sample_seed
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation import (FinalizeRows, MagpieSampler, MagpieSamplerStep, MagpieSFTGenerator,
                                           MagpieSFTStep, RowIndices)
-from distilabel_magpie.run import parse_params
+from distilabel_magpie.runtime.launch import parse_params
 
 SYSTEM = {"chef": "You are a chef.", "tutor": "You are a maths tutor.", "none": None}
 

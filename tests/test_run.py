@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from distilabel_magpie.cleaning import normalize
+from distilabel_magpie.generation.cleaning import normalize
 from distilabel_magpie.engines.base import sample_seed
 
 ROOT = Path(__file__).parent.parent

@@ -3,7 +3,7 @@ import collections
 import pytest
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.system_prompts import SystemPromptSampler
+from distilabel_magpie.generation.system_prompts import SystemPromptSampler
 
 
 def test_forms():

@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURE_DATE, FIXTURES
 
 from distilabel_magpie import templates as T
-from distilabel_magpie.chat_template import render
+from distilabel_magpie.templates.render import render
 from distilabel_magpie.errors import MagpieError
 
 S = "@@Q@@"

@@ -50,8 +50,8 @@ def _json_object(text: str) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from distilabel_magpie.guard import PipelineFailed
-    from distilabel_magpie.run import parse_params, run
+    from distilabel_magpie.errors import PipelineFailed
+    from distilabel_magpie.runtime.launch import parse_params, run
 
     try:
         run(args.config, parse_params(args.param), use_ray=args.ray, replicas=args.replicas,

@@ -3,7 +3,7 @@ import pytest
 from distilabel_magpie.curation import PreferencePairs, SampleCandidates
 from distilabel_magpie.engines import LlamaCppEngine
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.models import embedded_model_path
+from distilabel_magpie.engines.models import embedded_model_path
 
 
 def pairs(rows, **kwargs):

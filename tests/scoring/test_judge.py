@@ -4,7 +4,7 @@ import pytest
 
 from distilabel_magpie.engines import LlamaCppEngine
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.models import embedded_model_path
+from distilabel_magpie.engines.models import embedded_model_path
 from distilabel_magpie.scoring import MagpieJudge
 from distilabel_magpie.engines.structured import gbnf_for_schema
 from distilabel_magpie.scoring.judge import SCHEMAS, schema_for

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
+
+from distilabel_magpie.runtime.step import UsesRuntime
 
 if TYPE_CHECKING:
     from distilabel.typing import StepOutput
 
 
-class DropCounter(BaseModel):
+class DropCounter(UsesRuntime):
     """Mixin for steps that drop rows: counts and, with `dropped_path`, keeps the dropped rows."""
 
     dropped_path: Optional[RuntimeParameter[str]] = Field(

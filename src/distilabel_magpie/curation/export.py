@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, List, Literal, Optional, Sequence
 from distilabel.steps.base import Step, StepInput
 from pydantic import Field
 
-from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.reasoning import DEFAULT_TAGS, inline
+from distilabel_magpie.templates.reasoning import DEFAULT_TAGS, inline
+from distilabel_magpie.templates.render import REASONING_FIELDS
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput

@@ -20,6 +20,7 @@ from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.engines import CompletionEngine, SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import seeded_per_row
+from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.llm import raw_engine
 from distilabel_magpie.templates import MagpieTemplate
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from distilabel.typing import ChatType, StepColumns, StepOutput
 
 
-class SampleCandidates(Task):
+class SampleCandidates(UsesRuntime, Task):
     """Samples k responses per query in one call per batch, so the k samples of a query share one
     prefill (the engine's `n`).
 
@@ -75,7 +76,7 @@ class SampleCandidates(Task):
         ```python
         from distilabel_magpie.curation import SampleCandidates
         from distilabel_magpie.engines import LlamaCppEngine
-        from distilabel_magpie.models import embedded_model_path
+        from distilabel_magpie.engines.models import embedded_model_path
 
         llm = LlamaCppEngine(model_path=embedded_model_path())
         step = SampleCandidates(llm=llm, num_candidates=5, max_new_tokens=128)

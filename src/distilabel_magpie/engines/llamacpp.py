@@ -19,16 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field
 
-from distilabel.mixins.runtime_parameters import RuntimeParameter
-
 from distilabel_magpie.engines.base import (
-    Completion, CompletionEngine, ProgressCallback, RepetitionGuard, SamplingParams, find_stop)
+    Completion,
+    CompletionEngine,
+    ProgressCallback,
+    RepetitionGuard,
+    SamplingParams,
+    find_stop,
+)
 from distilabel_magpie.engines.llm import CompletionLLM
+from distilabel_magpie.engines.models import embedded_model_path
 from distilabel_magpie.engines.structured import gbnf_for_schema
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.models import embedded_model_path
 from distilabel_magpie.templates import MagpieTemplate, from_gguf
 
 
@@ -354,7 +359,7 @@ class LlamaCppEngine(CompletionLLM):
 
         ```python
         from distilabel_magpie.engines import LlamaCppEngine, SamplingParams
-        from distilabel_magpie.models import embedded_model_path
+        from distilabel_magpie.engines.models import embedded_model_path
 
         llm = LlamaCppEngine(model_path=embedded_model_path())
         llm.load()

@@ -9,8 +9,15 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field
 
 from distilabel_magpie.engines.base import (
-    Completion, CompletionEngine, ProgressCallback, RepetitionGuard, SamplingParams, find_stop, hf_plain_text_prefix,
-    repetition_end)
+    Completion,
+    CompletionEngine,
+    ProgressCallback,
+    RepetitionGuard,
+    SamplingParams,
+    find_stop,
+    hf_plain_text_prefix,
+    repetition_end,
+)
 from distilabel_magpie.engines.llm import CompletionLLM
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, from_hf_tokenizer
@@ -147,7 +154,7 @@ class TransformersEngine(CompletionLLM):
         ```python
         from pathlib import Path
         from distilabel_magpie.engines import TransformersEngine
-        from distilabel_magpie.models import embedded_model_path
+        from distilabel_magpie.engines.models import embedded_model_path
 
         path = Path(embedded_model_path())
         llm = TransformersEngine(model=str(path.parent), gguf_file=path.name)

@@ -6,15 +6,16 @@ import dataclasses
 from typing import Any, Dict, Iterable, List, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.engines import CompletionEngine, check_supported, engine_for
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.templates import MagpieTemplate, resolve
 
 
-class MagpieLLMMixin(BaseModel):
+class MagpieLLMMixin(UsesRuntime):
     """Fields and loading shared by every step that prompts the model with exact text."""
 
     template: RuntimeParameter[str] = Field(

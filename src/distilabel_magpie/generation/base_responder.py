@@ -17,10 +17,11 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.cleaning import EMPTY, ERROR, OK, REPETITIVE, SKIPPED, TRUNCATED
 from distilabel_magpie.engines import CompletionEngine, SamplingParams, check_supported, engine_for
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import merge_metadata
+from distilabel_magpie.generation.cleaning import EMPTY, ERROR, OK, REPETITIVE, SKIPPED, TRUNCATED
+from distilabel_magpie.runtime.step import UsesRuntime
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -119,7 +120,7 @@ def cut_at_fence(text: str, fence: Optional[str] = FENCE, ended: bool = True) ->
     return text.strip(), False
 
 
-class MagpieBaseResponder(Task):
+class MagpieBaseResponder(UsesRuntime, Task):
     """Answers queries with a *base* model through a URIAL-style few-shot prompt, giving the
     `base_response` whose reward is the Magpie paper's r_base (reward difference r* - r_base,
     used by the `air-300k-filtered` recipe).

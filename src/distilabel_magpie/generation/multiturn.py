@@ -7,12 +7,12 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field
 
-from distilabel_magpie.chat_template import REASONING_FIELDS
-from distilabel_magpie.cleaning import OK, clean_query, clean_response
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
+from distilabel_magpie.generation.cleaning import OK, clean_query, clean_response
 from distilabel_magpie.templates import PAPER_FOLLOWUP_SYSTEM_PROMPT
+from distilabel_magpie.templates.render import REASONING_FIELDS
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput

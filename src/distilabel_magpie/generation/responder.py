@@ -9,10 +9,10 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import BaseModel, Field
 
-from distilabel_magpie.cleaning import OK, clean_response
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
+from distilabel_magpie.generation.cleaning import OK, clean_response
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput

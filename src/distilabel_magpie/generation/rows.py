@@ -8,8 +8,9 @@ rows that are missing. `FinalizeRows` then sees every row: it checks that each r
 there once and flags exact duplicates across replicas, the same way on every run.
 
 The generation step owns `num_rows` and `batch_size` (the documented `--param magpie_sft.num_rows`
-keeps working); `feed_row_sources` copies them to its `RowIndices` (and `num_rows` to the
-`FinalizeRows` after it) when a pipeline runs.
+keeps working); `RowIndices.prepare_run` copies them to the `RowIndices` (and `num_rows` to the
+`FinalizeRows` after it) before a run (the runtime calls it; with the runtime switched off, set
+`row_indices.num_rows` as well).
 """
 
 
@@ -18,14 +19,15 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from distilabel.steps.base import GeneratorStep, GlobalStep, StepInput
 from pydantic import Field
 
-from distilabel_magpie.cleaning import DUPLICATE, OK, SKIPPED, normalize
-from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.errors import MagpieError, PipelineFailed
+from distilabel_magpie.generation.cleaning import DUPLICATE, OK, SKIPPED, normalize
+from distilabel_magpie.runtime.step import UsesRuntime
 
 if TYPE_CHECKING:
     from distilabel.typing import GeneratorStepOutput, StepColumns, StepOutput
 
 
-class RowIndices(GeneratorStep):
+class RowIndices(UsesRuntime, GeneratorStep):
     """Yields `{"row_index": i}` for i in 0..num_rows-1, `batch_size` per batch: the light
     source that feeds a replicable generation step (a `GeneratorStep` cannot be replicated).
 
@@ -70,8 +72,32 @@ class RowIndices(GeneratorStep):
             end = min(start + self.batch_size, self.num_rows)
             yield [{"row_index": i} for i in range(start, end)], end >= self.num_rows
 
+    def prepare_run(self, dag: Any, parameters: Dict[str, Any]) -> None:
+        """Before a run: take the `num_rows` and `batch_size` of the step this one feeds (its
+        runtime parameters included), give that step an `input_batch_size` of the same size, and
+        the `FinalizeRows` steps after it the `num_rows`. They are then part of the run's cache
+        signature."""
+        if "batch_size" in (parameters.get(self.name) or {}):
+            raise PipelineFailed(f"{self.name}.batch_size comes from the step it feeds; set that step's batch_size")
+        fed = [dag.get_step(s)["step"] for s in dag.get_step_successors(self.name)]
+        owners = [s for s in fed if hasattr(s, "num_rows") and hasattr(s, "batch_size")]
+        if len(owners) != 1:
+            return
+        owner = owners[0]
+        given = parameters.get(owner.name) or {}
+        num_rows = _as_int(given.get("num_rows", owner.num_rows))
+        batch_size = _as_int(given.get("batch_size", owner.batch_size))
+        if num_rows is not None and num_rows >= 1:
+            self.num_rows = num_rows
+            for after in _descendants(dag, owner.name):
+                if isinstance(after, FinalizeRows):
+                    after.num_rows = num_rows
+        if batch_size is not None and batch_size >= 1:
+            self.batch_size = batch_size
+            owner.input_batch_size = batch_size
 
-class FinalizeRows(GlobalStep):
+
+class FinalizeRows(UsesRuntime, GlobalStep):
     """Puts the rows of every replica (and of every resumed run) together, in row order: checks
     that each row 0..num_rows-1 is there exactly once, and flags exact duplicate queries.
 
@@ -161,35 +187,11 @@ def _few(values: List[Any]) -> str:
 
 
 def feed_row_sources(pipeline: Any, parameters: Optional[Dict[str, Any]]) -> None:
-    """Before a run: give each `RowIndices` the `num_rows` and `batch_size` of the step it feeds
-    (its runtime parameters included), that step an `input_batch_size` of the same size, and the
-    `FinalizeRows` steps after it the `num_rows`. They are then part of the run's cache signature."""
-    parameters = parameters or {}
-    dag = pipeline.dag
-    for name in list(dag.G):
-        source = dag.get_step(name)["step"]
-        if not isinstance(source, RowIndices):
-            continue
-        if "batch_size" in (parameters.get(name) or {}):
-            from distilabel_magpie.guard import PipelineFailed
-
-            raise PipelineFailed(f"{name}.batch_size comes from the step it feeds; set that step's batch_size")
-        fed = [dag.get_step(s)["step"] for s in dag.get_step_successors(name)]
-        owners = [s for s in fed if hasattr(s, "num_rows") and hasattr(s, "batch_size")]
-        if len(owners) != 1:
-            continue
-        owner = owners[0]
-        given = parameters.get(owner.name) or {}
-        num_rows = _as_int(given.get("num_rows", owner.num_rows))
-        batch_size = _as_int(given.get("batch_size", owner.batch_size))
-        if num_rows is not None and num_rows >= 1:
-            source.num_rows = num_rows
-            for after in _descendants(dag, owner.name):
-                if isinstance(after, FinalizeRows):
-                    after.num_rows = num_rows
-        if batch_size is not None and batch_size >= 1:
-            source.batch_size = batch_size
-            owner.input_batch_size = batch_size
+    """`prepare_run` of every `RowIndices` in `pipeline` (what the runtime does before a run)."""
+    for name in list(pipeline.dag.G):
+        source = pipeline.dag.get_step(name)["step"]
+        if isinstance(source, RowIndices):
+            source.prepare_run(pipeline.dag, parameters or {})
 
 
 def _descendants(dag: Any, name: str) -> List[Any]:

@@ -16,12 +16,12 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import GeneratorTask, Task
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.cleaning import DUPLICATE, OK, WRONG_LANGUAGE, clean_query, normalize
-from distilabel_magpie.control import detect_language, domain_prompt, language_code, language_system_prompt
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
-from distilabel_magpie.system_prompts import SystemPromptSampler
+from distilabel_magpie.generation.cleaning import DUPLICATE, OK, WRONG_LANGUAGE, clean_query, normalize
+from distilabel_magpie.generation.control import detect_language, domain_prompt, language_code, language_system_prompt
+from distilabel_magpie.generation.system_prompts import SystemPromptSampler
 
 if TYPE_CHECKING:
     from distilabel.typing import GeneratorStepOutput, StepColumns, StepOutput
@@ -37,7 +37,7 @@ class QuerySampling(MagpieLLMMixin):
     )
     domain: Optional[RuntimeParameter[Union[str, List[str]]]] = Field(
         default=None, description="Domain preset(s) used as system prompts: math, code, translation or one "
-        "registered with distilabel_magpie.control.register_domain (instead of system_prompt).")
+        "registered with distilabel_magpie.generation.control.register_domain (instead of system_prompt).")
     language: Optional[RuntimeParameter[str]] = Field(
         default=None, description="Target language of the queries (name or ISO 639-1 code): steered by the "
         "system prompt and checked on each query (status 'wrong_language' when it differs).")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Iterable, Optional
 
-from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.errors import MagpieError, one_line
 from distilabel_magpie.review.dataset_settings import (
     build_settings,
     has_flag,
@@ -59,16 +59,11 @@ def connect(api_url: Optional[str] = None, api_key: Optional[str] = None, timeou
             "(`distilabel-magpie review-server status`)"
         ) from None
     except Exception as e:  # e.g. a proxy answering HTML, a 5xx
-        raise MagpieError(f"Argilla at {url} did not answer as an Argilla 2.x server: {_one_line(e)}") from None
+        raise MagpieError(f"Argilla at {url} did not answer as an Argilla 2.x server: {one_line(e)}") from None
 
 
 class ArgillaUnavailable(MagpieError):
     """The server did not answer (connection error, timeout, 5xx): worth trying again later."""
-
-
-def _one_line(e: Exception) -> str:
-    text = " ".join(str(e).split())
-    return text[:300] or type(e).__name__
 
 
 def get_dataset(client: "rg.Argilla", name: str, workspace: Optional[str] = None) -> Optional["rg.Dataset"]:
@@ -79,7 +74,7 @@ def get_dataset(client: "rg.Argilla", name: str, workspace: Optional[str] = None
     except httpx.TransportError as e:
         raise ArgillaUnavailable(f"cannot look up Argilla dataset {name!r}: {type(e).__name__}: {e}") from None
     except Exception as e:
-        raise MagpieError(f"cannot look up Argilla dataset {name!r}: {_one_line(e)}") from None
+        raise MagpieError(f"cannot look up Argilla dataset {name!r}: {one_line(e)}") from None
 
 
 def ensure_dataset(
@@ -107,7 +102,7 @@ def ensure_dataset(
         try:
             dataset = rg.Dataset(name=name, workspace=workspace, settings=wanted, client=client).create()
         except Exception as e:
-            raise MagpieError(f"cannot create Argilla dataset {name!r}: {_one_line(e)}") from None
+            raise MagpieError(f"cannot create Argilla dataset {name!r}: {one_line(e)}") from None
         return dataset
     if reasoning and not has_reasoning(dataset.settings) and kind_of(dataset.settings) == kind:  # asked for
         raise MagpieError(f"Argilla dataset {name!r} was created from rows without reasoning and has no reasoning "

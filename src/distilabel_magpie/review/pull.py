@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.review.dataset_settings import METADATA, REASONING_FIELD, ROW_COLUMNS, TAG_QUESTIONS, kind_of
 from distilabel_magpie.review.records import turn_reasoning_of
+from distilabel_magpie.runtime.step import UsesRuntime
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -185,7 +186,7 @@ def open_dataset(name: str, workspace: Optional[str], api_url: Optional[str], ap
     return client, dataset
 
 
-class LoadReviewedFromArgilla(GeneratorStep):
+class LoadReviewedFromArgilla(UsesRuntime, GeneratorStep):
     """Yields the reviewed records of an Argilla dataset as an SFT, chat or DPO dataset.
 
     Only records with a submitted review are yielded; pending, discarded, rejected and tied records

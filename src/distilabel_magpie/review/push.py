@@ -27,6 +27,7 @@ from distilabel_magpie.review.records import (
     flag_of,
 )
 from distilabel_magpie.review.uploader import PushCounts, RecordUploader
+from distilabel_magpie.runtime.step import UsesRuntime
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -40,7 +41,7 @@ def secret_value(value: Any) -> Optional[str]:
     return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
-class ArgillaReviewStep(Step):
+class ArgillaReviewStep(UsesRuntime, Step):
     """Base of the push steps: connection, dataset creation and counted, idempotent upserts.
 
     Subclasses set `kind` ("sft", "chat" or "preference"); the record layout lives in

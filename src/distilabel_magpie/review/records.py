@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.review.dataset_settings import METADATA, REASONING_FIELD, ROW_COLUMNS, TAG_QUESTIONS
+from distilabel_magpie.templates.render import REASONING_FIELDS
 
 # argilla-server's limits for chat messages (api/schemas/v1/chat.py)
 MAX_CHAT_MESSAGE_CHARS = 20000

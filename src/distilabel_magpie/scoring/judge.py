@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.engines import CompletionEngine, SamplingParams
+from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.llm import rate, raw_engine
 from distilabel_magpie.scoring.parsing import (
     DIFFICULTY_LEVELS,
@@ -99,7 +100,7 @@ def schema_for(tag: str) -> str:
     return json.dumps(schema)
 
 
-class MagpieJudge(Task):
+class MagpieJudge(UsesRuntime, Task):
     """Tags queries with an LLM judge: input quality, difficulty (with intent and knowledge) and
     task category, using the Magpie paper's label sets and our own short prompts.
 
@@ -163,7 +164,7 @@ class MagpieJudge(Task):
 
         ```python
         from distilabel_magpie.engines import LlamaCppEngine
-        from distilabel_magpie.models import embedded_model_path
+        from distilabel_magpie.engines.models import embedded_model_path
         from distilabel_magpie.scoring import MagpieJudge
 
         judge = MagpieJudge(llm=LlamaCppEngine(model_path=embedded_model_path()))

@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.runtime.step import UsesRuntime
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -37,7 +38,7 @@ def build_detector(languages: Optional[list[str]] = None, low_accuracy: bool = F
     return builder.build()
 
 
-class LanguageTagger(Step):
+class LanguageTagger(UsesRuntime, Step):
     """Tags each query with its language (ISO 639-1, upper case as in the Magpie datasets: "EN").
 
     Uses `lingua-language-detector`. Empty queries and text in no recognisable language (digits,

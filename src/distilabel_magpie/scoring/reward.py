@@ -17,11 +17,12 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.chat_template import REASONING_FIELDS
 from distilabel_magpie.curation.columns import require_columns
-from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.reasoning import DEFAULT_TAGS, inline
+from distilabel_magpie.errors import MagpieError, one_line
+from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.tiny import TINY_REWARD_MODEL, tiny_reward_model_path
+from distilabel_magpie.templates.reasoning import DEFAULT_TAGS, inline
+from distilabel_magpie.templates.render import REASONING_FIELDS
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -69,7 +70,7 @@ class RewardScorer:
         try:
             config = AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code)
         except Exception as e:  # OSError (missing), ValueError (remote code refused), ...
-            raise MagpieError(f"cannot load reward model {model!r}: {_first_line(e)}") from None
+            raise MagpieError(f"cannot load reward model {model!r}: {one_line(e)}") from None
         architectures = list(getattr(config, "architectures", None) or [])
         auto_map = getattr(config, "auto_map", None) or {}
         if architectures and not any(a.endswith("ForSequenceClassification") for a in architectures) \
@@ -88,9 +89,9 @@ class RewardScorer:
                 model, dtype=torch_dtype, trust_remote_code=trust_remote_code)
         except ValueError as e:  # "Unrecognized configuration class ... for AutoModelForSequenceClassification"
             raise MagpieError(f"{model!r} cannot be loaded as a sequence-classification reward model: "
-                              f"{_first_line(e)}") from None
+                              f"{one_line(e)}") from None
         except OSError as e:
-            raise MagpieError(f"cannot load reward model {model!r}: {_first_line(e)}") from None
+            raise MagpieError(f"cannot load reward model {model!r}: {one_line(e)}") from None
         self.model.to(self.device).eval()
         if input_format == "auto":
             input_format = "chat_template" if getattr(self.tokenizer, "chat_template", None) else "pair"
@@ -185,11 +186,6 @@ def _model_limit(tokenizer: Any, config: Any) -> int:
     return min(usable) if usable else 4096
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 def _conversation(row: dict, instruction_column: str, response: str) -> Conversation:
     return [{"role": "user", "content": row[instruction_column]}, {"role": "assistant", "content": response}]
 
@@ -205,7 +201,7 @@ def _scored_messages(messages: Sequence[dict], include_reasoning: bool, tags: Se
     return out
 
 
-class RewardModelLabeler(Step):
+class RewardModelLabeler(UsesRuntime, Step):
     """Scores responses with a Hugging Face sequence-classification reward model: one float per
     response, the same whatever the batch size or padding side.
 

@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.engines import CompletionEngine, SamplingParams
+from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.llm import rate, raw_engine
 from distilabel_magpie.scoring.parsing import parse_llama_guard
 from distilabel_magpie.templates import MagpieTemplate
@@ -28,7 +29,7 @@ LLAMA_GUARD_3_CATEGORIES = {
 }
 
 
-class SafetyTagger(Task):
+class SafetyTagger(UsesRuntime, Task):
     """Tags queries (or query + response) as safe/unsafe with a Llama-Guard-format guard model.
 
     The conversation is rendered with the guard model's own chat template (Llama Guard 3's holds

@@ -40,7 +40,7 @@ def domain_prompt(name: str) -> str:
         close = difflib.get_close_matches(name, list(DOMAINS), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise MagpieError(f"unknown domain {name!r}: {hint}known: {', '.join(sorted(DOMAINS))} "
-                          "(add one with distilabel_magpie.control.register_domain)")
+                          "(add one with distilabel_magpie.generation.control.register_domain)")
     return DOMAINS[name]
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from distilabel_magpie.chat_template import template_variables
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.templates.render import template_variables
 
 THINKING_MODES = ("on", "off")
 # Keyword arguments with which hybrid templates switch reasoning on (True) and off (False):

@@ -1,23 +1,20 @@
-"""What distilabel 1.5.3 gets wrong when a run fails, mended in one place.
+"""What distilabel 1.5.3 does when a run fails, mended for our pipelines (see `runtime/`).
 
-- A step's worker process that dies (segfault, OOM kill, SIGKILL) is replaced by its pool
-  without a word and the pipeline waits forever. Here the pool watches its workers: a dead one
-  is logged with its step and signal, the pipeline is stopped, and if it has not ended 30 s
-  later the process exits anyway.
-- On Ray (`RayPipeline`) nobody looks at a step's actor after starting it: an actor that dies
-  or a step that raises leaves the run waiting forever. Here each actor's run is watched: a
-  dead actor or a failed step ends the run the same way, naming the step and replica.
-- A batch that fails in a normal step is passed on by distilabel with empty (None) outputs and
-  the run goes on; in the cache those rows then count as made. Here the run stops at the first
-  failed batch instead (the rows made so far stay in the cache, the failed batch is made again
-  when the run is resumed).
-- A failed step (load error, failed generator or global step, a failed batch), a bad `--param`
-  or an unknown parameter name leave a run that ends with exit 0, or with several tracebacks.
-  Here every such run ends with one line, `error: ...`, and a non-zero exit (the exception is
-  a `PipelineFailed`, a `MagpieError`, so Python callers can catch it).
-
-Installed as soon as distilabel's pipeline modules are imported (see `install_on_import`), in
-the main process and so in every forked worker and Ray actor that loads our steps.
+- `Pipeline._NoDaemonPool` (swapped only while a mended run lasts): a step's worker process
+  that dies (segfault, OOM kill, SIGKILL) is replaced by the pool without a word and the
+  pipeline waits forever. The watched pool logs the dead worker with its step and signal and
+  stops the pipeline; if it has not ended 30 s later, the process exits anyway.
+- `_StepWrapper._impute_step_outputs` / `_send_batch` (in the step's worker): a batch that fails
+  in a normal step is passed on with None outputs and the run goes on; in the cache those rows
+  then count as made. Here the run stops at the first failed batch (rows made so far stay in
+  the cache; the failed batch is made again when the run is resumed).
+- `Pipeline.run` / `RayPipeline.run`: a failed step, a bad `--param` or an unknown parameter
+  name leave a run that ends with exit 0, or with several tracebacks. Here `--param` names and
+  batch sizes are checked first, each step's `prepare_run(dag, parameters)` runs (our row
+  sources and output folders), and every failure ends in one `PipelineFailed` line, printed as
+  `error: ...` with exit 1 when nobody catches it.
+- `Pipeline._error_callback`: records the failing step for that line; distilabel's graceful
+  stop for offline batch generation ("run again later") is left alone.
 """
 
 from __future__ import annotations
@@ -36,64 +33,28 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.errors import PipelineFailed, one_line
+from distilabel_magpie.runtime import applies_to, is_ours, run_state, switched_off
+from distilabel_magpie.runtime.run_state import MendedRun, current
 
 GRACE_SECONDS = 30.0  # after a worker died: time for the pipeline to stop cleanly before a hard exit
 _BATCH_FAILED = re.compile(r"Processing batch (\d+) with step '([^']+)' failed")
 
 
-class PipelineFailed(MagpieError):
-    """A pipeline run that did not do what it was asked; the message is one line."""
-
-
-class _RunWatch:
-    """Failures of one `Pipeline.run`, in the order they happened."""
-
-    def __init__(self, pipeline: Any) -> None:
-        self.pipeline = pipeline
-        self.failures: list[str] = []
-        self.failed_batches: dict[str, int] = {}
-        self.lock = threading.Lock()
-        self.handler = _FailedBatchHandler(self)
-        self.ray_runs: list = []  # (ObjectRef of the actor's run, step, label) on RayPipeline
-
-    def fail(self, message: str) -> None:
-        with self.lock:
-            if message not in self.failures:
-                self.failures.append(message)
-
-    def summary(self) -> str:
-        parts = list(self.failures)
-        for step, n in self.failed_batches.items():
-            parts.append(f"step '{step}' failed on {n} batch{'es' if n > 1 else ''} (its rows were passed on "
-                         "with empty outputs; see the log above)")
-        return f"pipeline '{self.pipeline.name}' failed: " + "; ".join(parts)
-
-
 class _FailedBatchHandler(logging.Handler):
-    """Counts the batches distilabel passed on with empty outputs after a step raised."""
+    """Counts the batches distilabel passed on with empty outputs after a step raised (where the
+    failed-batch mend does not act: distilabel's own steps in a Ray actor)."""
 
-    def __init__(self, watch: _RunWatch) -> None:
+    def __init__(self, run: MendedRun) -> None:
         super().__init__(level=logging.WARNING)
-        self.watch = watch
+        self.run = run
 
     def emit(self, record: logging.LogRecord) -> None:
         match = _BATCH_FAILED.search(record.getMessage())
         if match:
-            with self.watch.lock:
+            with self.run.lock:
                 step = match.group(2)
-                self.watch.failed_batches[step] = self.watch.failed_batches.get(step, 0) + 1
-
-
-_current: Optional[_RunWatch] = None
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line: our own messages as they are, others with their type."""
-    if isinstance(error, MagpieError):
-        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    text = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+                self.run.failed_batches[step] = self.run.failed_batches.get(step, 0) + 1
 
 
 # -- worker processes ----------------------------------------------------------------------
@@ -172,7 +133,7 @@ def _watched_pool_class(local_module: Any) -> type:
             except OSError:
                 step, label = "", "an idle pipeline worker"
             message = f"{label} died: its worker process (pid {pid}) {_describe_exit(code)}"
-            watch = _current
+            watch = current()
             if watch is None:
                 return
             watch.fail(message)
@@ -191,7 +152,7 @@ def _watched_pool_class(local_module: Any) -> type:
     return WatchedPool
 
 
-def _stop_after_death(watch: _RunWatch, step: str) -> None:
+def _stop_after_death(watch: MendedRun, step: str) -> None:
     """Unblock distilabel's waits on the dead step, stop the run, and exit if it still hangs."""
     from distilabel.pipeline import base as pipeline_base
 
@@ -211,8 +172,8 @@ def _stop_after_death(watch: _RunWatch, step: str) -> None:
     pipeline._stop()
 
 
-def _hard_exit(watch: _RunWatch) -> None:
-    if _current is not watch:
+def _hard_exit(watch: MendedRun) -> None:
+    if current() is not watch:
         return  # the run ended in time
     pool = getattr(watch.pipeline, "_pool", None)
     for worker in list(getattr(pool, "_started", [])):
@@ -222,7 +183,9 @@ def _hard_exit(watch: _RunWatch) -> None:
             except OSError:
                 pass
     if watch.ray_runs:
-        _kill_ray_actors(watch)
+        from distilabel_magpie.runtime.ray_watch import kill_actors
+
+        kill_actors(watch)
     sys.stdout.flush()
     print(f"error: {watch.summary()} (it did not stop within {GRACE_SECONDS:.0f} s)", file=sys.stderr, flush=True)
     os._exit(1)
@@ -291,57 +254,81 @@ def _find_parameter(tree: dict, name: str, value: Any, prefix: str = "") -> Opti
 
 # -- the run ---------------------------------------------------------------------------------
 
-def _guard_run(run: Any) -> Any:
+def prepare_steps(pipeline: Any, parameters: Optional[dict]) -> None:
+    """Each step's own check or setup before a run (`prepare_run(dag, parameters)`, where a step
+    of ours defines it), after the parameter names are checked."""
+    dag = pipeline.dag
+    for name in list(dag.G):
+        prepare = getattr(dag.get_step(name)["step"], "prepare_run", None)
+        if callable(prepare):
+            prepare(dag, parameters or {})
+
+
+_pool_swap_lock = threading.Lock()
+
+
+def _guard_run(run: Any, watched_pool: Optional[type] = None) -> Any:
     @functools.wraps(run)
     def guarded(self, parameters=None, *args, **kwargs):
-        global _current
+        if not applies_to(self):
+            return run(self, parameters, *args, **kwargs)
         from pydantic import ValidationError
 
-        from distilabel_magpie.generation.rows import feed_row_sources
-        from distilabel_magpie.save import check_pipeline_outputs
-
-        watch = _RunWatch(self)
+        mended = run_state.start(self)
+        handler = _FailedBatchHandler(mended)
         if len(args) < 7:  # `logging_handlers` not given positionally: add the failed-batch counter
-            kwargs["logging_handlers"] = [*(kwargs.get("logging_handlers") or []), watch.handler]
-        _current = watch
+            kwargs["logging_handlers"] = [*(kwargs.get("logging_handlers") or []), handler]
+        local = sys.modules.get("distilabel.pipeline.local") if watched_pool is not None else None
+        original_pool = getattr(local, "_NoDaemonPool", None)
         try:
+            if local is not None:
+                local._NoDaemonPool = watched_pool  # this run's workers are watched
             check_parameters(self, parameters)
-            check_pipeline_outputs(self, parameters)  # an unwritable output_dir fails before any row is made
-            feed_row_sources(self, parameters)
+            prepare_steps(self, parameters)  # e.g. an unwritable output_dir fails before any row is made
             distiset = run(self, parameters, *args, **kwargs)
         except PipelineFailed as e:
-            watch.fail(str(e))
+            mended.fail(str(e))
         except ValidationError as e:
-            watch.fail(_validation_message(e, parameters))
+            mended.fail(_validation_message(e, parameters))
         except Exception as e:  # noqa: BLE001 - becomes the run's one-line error
-            if not watch.failures:  # e.g. "Failed to load all the steps": the cause is already recorded
-                watch.fail(one_line(e.__cause__ if isinstance(e.__cause__, Exception) else e))
+            if not mended.failures:  # e.g. "Failed to load all the steps": the cause is already recorded
+                mended.fail(one_line(e.__cause__ if isinstance(e.__cause__, Exception) else e))
         finally:
-            _current = None
-        if watch.failures or watch.failed_batches:
+            if local is not None:
+                local._NoDaemonPool = original_pool
+            run_state.end(mended)
+        if mended.failures or mended.failed_batches:
             from distilabel.utils.logging import stop_logging
 
             stop_logging()  # flush the log before the error line
             _print_one_line_on_exit()
-            raise PipelineFailed(watch.summary())
+            raise PipelineFailed(mended.summary())
         return distiset
 
-    guarded._magpie_guarded = True
+    guarded._magpie_wrapped = run
     return guarded
 
 
 def _record_error_callback(callback: Any) -> Any:
     @functools.wraps(callback)
     def recorded(self, e: BaseException) -> None:
-        watch = _current
-        if watch is not None:
+        mended = current()
+        if mended is not None and not _graceful_stop(e):
             step = getattr(getattr(e, "step", None), "name", None)
             cause = getattr(e, "subprocess_exception", None) or e
             what = "failed to load" if getattr(e, "is_load_error", False) else "failed"
-            watch.fail(f"step '{step}' {what}: {one_line(cause)}" if step else one_line(cause))
+            mended.fail(f"step '{step}' {what}: {one_line(cause)}" if step else one_line(cause))
         return callback(self, e)
 
+    recorded._magpie_wrapped = callback
     return recorded
+
+
+def _graceful_stop(e: BaseException) -> bool:
+    """distilabel's "offline batch jobs submitted, run again later": a stop, not a failure."""
+    from distilabel.exceptions import DistilabelOfflineBatchGenerationNotFinishedException
+
+    return isinstance(getattr(e, "subprocess_exception", None), DistilabelOfflineBatchGenerationNotFinishedException)
 
 
 def _print_one_line_on_exit() -> None:
@@ -359,149 +346,50 @@ def _print_one_line_on_exit() -> None:
     sys.excepthook = hook
 
 
-def install(local_module: Any) -> None:
-    """Patch distilabel's local pipeline module (idempotent)."""
-    pipeline = local_module.Pipeline
-    if getattr(pipeline.run, "_magpie_guarded", False):
-        return
-    local_module._NoDaemonPool = _watched_pool_class(local_module)
-    pipeline.run = _guard_run(pipeline.run)
-    pipeline._error_callback = _record_error_callback(pipeline._error_callback)
+# -- failed batches (in the step's worker) ------------------------------------------------------
+
+def _mends_worker(wrapper: Any) -> bool:
+    """In a forked worker the mended run is inherited; a Ray actor has none, and there the mend
+    acts for our own steps."""
+    return current() is not None or (is_ours(wrapper.step) and not switched_off())
 
 
-# -- Ray ---------------------------------------------------------------------------------------
-
-def _watch_ray_run(run_step: Any) -> Any:
-    """`RayPipeline._run_step`, keeping the ObjectRef of the actor's `run` call (distilabel drops it)."""
-    @functools.wraps(run_step)
-    def watched(self, step, input_queue, replica) -> None:
-        import ray.actor
-
-        refs = []
-        remote = ray.actor.ActorMethod.remote
-
-        def keep(method, *args, **kwargs):
-            ref = remote(method, *args, **kwargs)
-            if getattr(method, "_method_name", None) == "run":
-                refs.append(ref)
-            return ref
-
-        ray.actor.ActorMethod.remote = keep  # only while this step's actor is started
-        try:
-            run_step(self, step, input_queue, replica)
-        finally:
-            ray.actor.ActorMethod.remote = remote
-        watch = _current
-        if watch is not None:
-            with watch.lock:
-                first = not watch.ray_runs
-                watch.ray_runs += [(ref, step.name, f"step '{step.name}' (replica {replica})") for ref in refs]
-            if first:
-                threading.Thread(target=_watch_ray_actors, args=(watch,), name="magpie-actor-watch",
-                                 daemon=True).start()
-
-    return watched
-
-
-def _watch_ray_actors(watch: _RunWatch) -> None:
-    """Until the run ends: a step's actor whose run ended with an error (the actor died, or the
-    step raised) stops the run with one line."""
-    import ray
-    from distilabel.pipeline.step_wrapper import _StepWrapperException
-
-    done: set = set()
-    while _current is watch:
-        with watch.lock:
-            pending = [r for r in watch.ray_runs if r[0] not in done]
-        if not pending:
-            time.sleep(0.5)
-            continue
-        ready, _ = ray.wait([r[0] for r in pending], num_returns=1, timeout=0.5)
-        for ref, step, label in pending:
-            if ref not in ready:
-                continue
-            done.add(ref)
-            try:
-                ray.get(ref, timeout=5)
-            except ray.exceptions.RayActorError as e:
-                message = f"{label} died: its Ray actor {_first_line(e)}"
-                watch.fail(message)
-                watch.pipeline._logger.error(f"❌ {message}; stopping the pipeline")
-                threading.Thread(target=_stop_after_death, args=(watch, step), daemon=True).start()
-            except Exception as e:  # noqa: BLE001 - the step's own error, raised in its actor
-                cause = e if isinstance(e, _StepWrapperException) else getattr(e, "cause", e)
-                if getattr(cause, "is_load_error", False):
-                    continue  # distilabel saw the load failure through its load queue
-                inner = getattr(cause, "subprocess_exception", None) or cause
-                watch.fail(f"step '{step}' failed: {one_line(inner)}")
-                if getattr(cause, "_magpie_unloaded", False):  # our failed-batch stop: unload was notified
-                    threading.Thread(target=watch.pipeline._stop, daemon=True).start()
-                else:
-                    threading.Thread(target=_stop_after_death, args=(watch, step), daemon=True).start()
-
-
-def _first_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    if "exit" in text.lower() or "killed" in text.lower() or "SIG" in text:
-        return text[:300]
-    return f"is gone ({type(error).__name__}: {text[:300]})"
-
-
-def _kill_ray_actors(watch: _RunWatch) -> None:
-    try:
-        import ray
-
-        for name in {f"distilabel-{watch.pipeline.name}-{step}" for _, step, _ in watch.ray_runs}:
-            for actor in ray.util.list_named_actors(all_namespaces=False):
-                if actor.startswith(name):
-                    ray.kill(ray.get_actor(actor))
-    except Exception:  # noqa: BLE001 - best effort before a hard exit
-        pass
-
-
-def install_ray(ray_module: Any) -> None:
-    """Patch distilabel's Ray pipeline module (idempotent)."""
-    pipeline = ray_module.RayPipeline
-    if getattr(pipeline.run, "_magpie_guarded", False):
-        return
-    pipeline.run = _guard_run(pipeline.run)
-    pipeline._run_step = _watch_ray_run(pipeline._run_step)
-
-
-# -- failed batches ----------------------------------------------------------------------------
-
-def install_step_wrapper(module: Any) -> None:
-    """A batch that fails in a normal step stops the run instead of going on with None outputs
-    (which a resumed run would take as made). Runs inside each step's worker (idempotent)."""
-    wrapper = module._StepWrapper
-    if getattr(wrapper._impute_step_outputs, "_magpie_patched", False):
-        return
-    send = wrapper._send_batch
-
+def _stop_instead(impute: Any, exception_class: type) -> Any:
+    @functools.wraps(impute)
     def stop_instead(self, batch) -> Any:
+        if not _mends_worker(self):
+            return impute(self, batch)
         error = sys.exc_info()[1]  # called by distilabel inside `except Exception`
         self._magpie_failed_batch = batch
         self.step._logger.error(f"❌ Batch {batch.seq_no} failed in step '{self.step.name}': {one_line(error)}; "
                                 "stopping the pipeline (its rows are made again when the run is resumed)")
         self.step.unload()
         self._notify_unload()
-        failure = module._StepWrapperException(str(error), self.step, 2, error)
+        failure = exception_class(str(error), self.step, 2, error)
         failure._magpie_unloaded = True
         raise failure from error
 
+    stop_instead._magpie_wrapped = impute
+    return stop_instead
+
+
+def _send_unless_failed(send: Any) -> Any:
+    @functools.wraps(send)
     def send_unless_failed(self, batch) -> None:
         if getattr(self, "_magpie_failed_batch", None) is batch:
             return  # distilabel's `finally` would send it, emptied
         send(self, batch)
 
-    stop_instead._magpie_patched = True
-    wrapper._impute_step_outputs = stop_instead
-    wrapper._send_batch = send_unless_failed
+    send_unless_failed._magpie_wrapped = send
+    return send_unless_failed
 
 
-def install_on_import() -> None:
-    from distilabel_magpie.patching import after_import
+def install() -> None:
+    """Patch distilabel's local pipeline and step wrapper (called once by `runtime.install`)."""
+    from distilabel.pipeline import local, step_wrapper
 
-    after_import("distilabel.pipeline.local", install)
-    after_import("distilabel.pipeline.ray", install_ray)
-    after_import("distilabel.pipeline.step_wrapper", install_step_wrapper)
+    local.Pipeline.run = _guard_run(local.Pipeline.run, _watched_pool_class(local))
+    local.Pipeline._error_callback = _record_error_callback(local.Pipeline._error_callback)
+    wrapper = step_wrapper._StepWrapper
+    wrapper._impute_step_outputs = _stop_instead(wrapper._impute_step_outputs, step_wrapper._StepWrapperException)
+    wrapper._send_batch = _send_unless_failed(wrapper._send_batch)

@@ -1,6 +1,6 @@
 """`MagpieTemplate`: the exact prompt text Magpie sends, derived from a model's own chat template.
 
-Rule (DESIGN §2): render the conversation followed by a user message holding a sentinel with the
+The rule: render the conversation followed by a user message holding a sentinel with the
 model's chat template (no generation prompt) and cut before the sentinel. Everything else (the
 assistant prefix, end-of-turn marker, stop strings, the template's default system turn) is
 derived from a few more renders of sentinel conversations, so one mechanism serves every
@@ -8,25 +8,21 @@ family, presets included (a preset is an official chat template plus the officia
 choices: whether to keep the default system turn and which extra stop strings to add).
 
 Keyword arguments of the template (`template_kwargs`, as in `apply_chat_template(**kwargs)`) and
-the `thinking` mode of reasoning models (mapped to the template's own switch, see `reasoning.py`)
+the `thinking` mode of reasoning models (mapped to the template's own switch, see `templates/reasoning.py`)
 take part in every rendering, so all derived pieces are those of that mode.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cached_property, lru_cache
-from importlib import resources
-from pathlib import Path
+from functools import cached_property
 from typing import Optional, Sequence
 
-from distilabel_magpie import reasoning as R
-from distilabel_magpie.chat_template import REASONING_FIELDS, ChatTemplateError, render
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.templates import reasoning as R
+from distilabel_magpie.templates.render import REASONING_FIELDS, ChatTemplateError, render
 
 # Sentinels survive `| trim` and never occur in real text.
 _Q = "@@MAGPIE-SLOT@@"
@@ -445,179 +441,3 @@ def _unique(items) -> list[str]:
 def _abridge(text: str, limit: int = 120) -> str:
     text = " ".join(text.split())
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-# -- presets --------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _preset_files() -> dict[str, dict]:
-    presets = {}
-    for entry in resources.files("distilabel_magpie.presets").iterdir():
-        if entry.name.endswith(".json"):
-            data = json.loads(entry.read_text(encoding="utf-8"))
-            presets[data["name"]] = data
-    return presets
-
-
-def _aliases() -> dict[str, str]:
-    table = {}
-    for name, data in _preset_files().items():
-        for alias in [name, *data.get("aliases", [])]:
-            table[alias.lower()] = name
-    return table
-
-
-def preset_names() -> list[str]:
-    return sorted(_preset_files())
-
-
-def get_preset(name: str, default_system: Optional[bool] = None) -> MagpieTemplate:
-    """A preset by name or alias (case-insensitive). Unknown names suggest the closest."""
-    aliases = _aliases()
-    key = name.strip().lower()
-    if key not in aliases:
-        close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.5)
-        hint = f"did you mean {aliases[close[0]]!r}? " if close else ""
-        raise MagpieError(f"unknown template preset {name!r}: {hint}known presets: {', '.join(preset_names())}")
-    data = _preset_files()[aliases[key]]
-    return _from_preset_data(data, default_system)
-
-
-def _from_preset_data(data: dict, default_system: Optional[bool] = None, **overrides) -> MagpieTemplate:
-    return MagpieTemplate(
-        name=data["name"],
-        chat_template=data["chat_template"],
-        bos_token=overrides.get("bos_token", data.get("bos_token")),
-        eos_token=overrides.get("eos_token", data.get("eos_token")),
-        default_system=data["default_system"] if default_system is None else default_system,
-        extra_stop=tuple(data.get("stop", [])),
-        reasoning_tags=tuple(data["reasoning_tags"]) if data.get("reasoning_tags") else None,
-    )
-
-
-def match_preset(chat_template: str) -> Optional[dict]:
-    """The preset whose official chat template is exactly `chat_template`, if any."""
-    for data in _preset_files().values():
-        if data["chat_template"] == chat_template:
-            return data
-    return None
-
-
-def from_chat_template(
-    chat_template: Optional[str],
-    bos_token: Optional[str] = None,
-    eos_token: Optional[str] = None,
-    *,
-    source: str,
-    default_system: Optional[bool] = None,
-) -> MagpieTemplate:
-    """A template for a model's own chat template. A template identical to a preset's takes
-    the preset's name, stops and default-system choice; others keep the default system turn
-    (exactly what `apply_chat_template` renders) unless `default_system=False`."""
-    if not chat_template:
-        raise MagpieError(
-            f"{source} has no chat template; set the template to a preset (one of: {', '.join(preset_names())})"
-        )
-    data = match_preset(chat_template)
-    if data is not None:
-        return _from_preset_data(data, default_system, bos_token=bos_token, eos_token=eos_token)
-    return MagpieTemplate(
-        name=f"custom ({source})",
-        chat_template=chat_template,
-        bos_token=bos_token,
-        eos_token=eos_token,
-        default_system=True if default_system is None else default_system,
-    )
-
-
-def _token_text(token) -> Optional[str]:
-    if isinstance(token, dict):  # AddedToken serialised in tokenizer_config.json
-        return token.get("content")
-    return token
-
-
-def from_tokenizer_config(path: str | Path, default_system: Optional[bool] = None) -> MagpieTemplate:
-    """From a `tokenizer_config.json` (or a directory holding one, or a `chat_template.jinja`)."""
-    path = Path(path)
-    if path.is_dir():
-        config_file = path / "tokenizer_config.json"
-        jinja_file = path / "chat_template.jinja"
-        if not config_file.exists() and not jinja_file.exists():
-            raise MagpieError(f"{path} holds neither tokenizer_config.json nor chat_template.jinja")
-        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
-        if jinja_file.exists() and not config.get("chat_template"):
-            config["chat_template"] = jinja_file.read_text(encoding="utf-8")
-        source = str(path)
-    else:
-        try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise MagpieError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})") from None
-        source = str(path)
-    chat_template = config.get("chat_template")
-    if isinstance(chat_template, list):  # named templates: use the default one
-        named = {t.get("name"): t.get("template") for t in chat_template}
-        chat_template = named.get("default") or next(iter(named.values()), None)
-    return from_chat_template(
-        chat_template,
-        _token_text(config.get("bos_token")),
-        _token_text(config.get("eos_token")),
-        source=source,
-        default_system=default_system,
-    )
-
-
-def from_hf_tokenizer(tokenizer, default_system: Optional[bool] = None) -> MagpieTemplate:
-    """From a loaded Hugging Face tokenizer."""
-    return from_chat_template(
-        getattr(tokenizer, "chat_template", None),
-        tokenizer.bos_token,
-        tokenizer.eos_token,
-        source=f"tokenizer {getattr(tokenizer, 'name_or_path', '')}".strip(),
-        default_system=default_system,
-    )
-
-
-def from_gguf(path: str | Path, default_system: Optional[bool] = None) -> MagpieTemplate:
-    """From the metadata of a GGUF file (`tokenizer.chat_template` and the BOS/EOS tokens)."""
-    from distilabel_magpie.gguf import read_gguf_metadata
-
-    meta = read_gguf_metadata(path, keys={"tokenizer.chat_template", "tokenizer.ggml.bos_token_id",
-                                          "tokenizer.ggml.eos_token_id", "tokenizer.ggml.tokens"})
-    tokens = meta.get("tokenizer.ggml.tokens") or []
-
-    def token(key: str) -> Optional[str]:
-        idx = meta.get(key)
-        return tokens[idx] if isinstance(idx, int) and 0 <= idx < len(tokens) else None
-
-    return from_chat_template(
-        meta.get("tokenizer.chat_template"),
-        token("tokenizer.ggml.bos_token_id"),
-        token("tokenizer.ggml.eos_token_id"),
-        source=Path(path).name,
-        default_system=default_system,
-    )
-
-
-def from_path(path: str | Path, default_system: Optional[bool] = None) -> MagpieTemplate:
-    """From a GGUF file, a tokenizer directory, a `tokenizer_config.json` or a `.jinja` file."""
-    path = Path(path)
-    if not path.exists():
-        raise MagpieError(f"{path} does not exist; give a tokenizer directory, tokenizer_config.json or .gguf file")
-    if path.suffix == ".gguf":
-        return from_gguf(path, default_system)
-    if path.suffix == ".jinja":
-        return from_chat_template(path.read_text(encoding="utf-8"), source=path.name, default_system=default_system)
-    if path.is_dir() or path.suffix == ".json":
-        return from_tokenizer_config(path, default_system)
-    raise MagpieError(
-        f"{path}: unsupported file type; give a tokenizer directory, tokenizer_config.json, chat_template.jinja or .gguf"
-    )
-
-
-def resolve(spec: str, default_system: Optional[bool] = None) -> MagpieTemplate:
-    """A preset name or a path (see `from_path`)."""
-    if spec.lower() in _aliases():
-        return get_preset(spec, default_system)
-    if "/" in spec or "\\" in spec or Path(spec).suffix in (".gguf", ".json", ".jinja") or Path(spec).exists():
-        return from_path(spec, default_system)
-    return get_preset(spec, default_system)  # raises with a suggestion

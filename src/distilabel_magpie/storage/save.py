@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.report.source import REJECTED_FILE, read_jsonl
+from distilabel_magpie.runtime.step import UsesRuntime
 
 if TYPE_CHECKING:
     from distilabel.typing import StepOutput
@@ -23,7 +24,7 @@ def _status_counts(rows: list[dict], column: str) -> dict[str, int]:
     return dict(collections.Counter(r.get(column) for r in rows if column in r).most_common())
 
 
-class SaveDataset(GlobalStep):
+class SaveDataset(UsesRuntime, GlobalStep):
     """Writes all rows to `output_dir` as `data.jsonl` and `data.parquet`, plus `summary.json`
     (row count and status counts) and the run report (`report.html`, `plots/*.png`). With
     `rejected_from`, the rows a filter step dropped (its `dropped_path`, each with its
@@ -52,7 +53,7 @@ class SaveDataset(GlobalStep):
         Save at the end of a pipeline:
 
         ```python
-        from distilabel_magpie.save import SaveDataset
+        from distilabel_magpie.storage.save import SaveDataset
 
         save = SaveDataset(output_dir="data/magpie-sft")
         ```
@@ -77,6 +78,11 @@ class SaveDataset(GlobalStep):
         run makes any row; a write that fails later, e.g. on a full disk, leaves no partial dataset)."""
         super().load()
         check_writable(Path(self.output_dir))
+
+    def prepare_run(self, dag: Any, parameters: dict) -> None:
+        """Before a run (a global step loads only when its stage starts, after the generation):
+        the output_dir, as the run's parameters set it, can be written."""
+        check_writable(Path(str((parameters.get(self.name) or {}).get("output_dir", self.output_dir))))
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         rows = [dict(r) for r in inputs]
@@ -134,15 +140,6 @@ def check_writable(out: Path) -> None:
     except OSError as e:
         raise MagpieError(f"cannot write the dataset to {out}: {e.strerror or e}; choose a writable "
                           "output_dir") from None
-
-
-def check_pipeline_outputs(pipeline: Any, parameters: Optional[dict]) -> None:
-    """Before a run (global steps load only when their stage starts, after the generation):
-    every SaveDataset's output_dir, as the run's parameters set it, can be written."""
-    for name in pipeline.dag:
-        step = pipeline.dag.get_step(name)["step"]
-        if isinstance(step, SaveDataset):
-            check_writable(Path(str(((parameters or {}).get(name) or {}).get("output_dir", step.output_dir))))
 
 
 def write_dataset(out: Path, rows: list[dict], summary: dict,

@@ -31,10 +31,12 @@ row exactly once. Each gap was seen here; each is mended in the function named a
   stay in the buffers.
 - `_quiet_stage_wait`: waiting for a stage to finish spins a core while holding the lock that
   stopping the run needs. Here it checks ten times a second and lets go of the lock in between.
+  The one copy of a distilabel method here (there is nothing to wrap: the spin is the method);
+  `COPIED_SOURCES` holds the hash of the 1.5.3 source it copies, and a test fails when it changes.
 
 A changed configuration therefore never resumes into a mixed dataset: the signatures make it a
 new run, and `FinalizeRows` refuses any row set that is not 0..num_rows-1, once each.
-Installed on import of distilabel's modules (see `install_on_import`).
+Every mend acts only inside a mended run (`run_state.current()`); otherwise it calls through.
 """
 
 from __future__ import annotations
@@ -46,14 +48,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-_IN_FLIGHT = "_magpie_in_flight"  # batch manager attribute: {step: {seq_no: copy of the batch sent}}
-_HELD = "_magpie_held_last"  # batch manager attribute: replicated steps whose last batch came early
-
-
-def _state(manager: Any, name: str, factory: Any) -> Any:
-    if not hasattr(manager, name):
-        setattr(manager, name, factory())
-    return getattr(manager, name)
+from distilabel_magpie.runtime.run_state import current
 
 
 def _step(pipeline: Any, name: str) -> Any:
@@ -67,10 +62,10 @@ def _step(pipeline: Any, name: str) -> Any:
 def _track_sent(send: Any) -> Any:
     @functools.wraps(send)
     def tracked(self, batch) -> None:
-        manager = self._batch_manager
-        if manager is not None and not _step(self, batch.step_name).is_generator:
+        mended = current()
+        if mended is not None and self._batch_manager is not None and not _step(self, batch.step_name).is_generator:
             # a copy before the data may go to the filesystem (global steps), where the step deletes it
-            _state(manager, _IN_FLIGHT, dict).setdefault(batch.step_name, {})[batch.seq_no] = batch.copy()
+            mended.in_flight.setdefault(batch.step_name, {})[batch.seq_no] = batch.copy()
         return send(self, batch)
 
     return tracked
@@ -79,8 +74,9 @@ def _track_sent(send: Any) -> Any:
 def _track_received(register: Any) -> Any:
     @functools.wraps(register)
     def tracked(self, batch) -> None:
-        if self._batch_manager is not None:
-            _state(self._batch_manager, _IN_FLIGHT, dict).get(batch.step_name, {}).pop(batch.seq_no, None)
+        mended = current()
+        if mended is not None:
+            mended.in_flight.get(batch.step_name, {}).pop(batch.seq_no, None)
         return register(self, batch)
 
     return tracked
@@ -89,8 +85,11 @@ def _track_received(register: Any) -> Any:
 def _cache_in_flight(cache: Any) -> Any:
     @functools.wraps(cache)
     def with_in_flight(self, path, steps_data_path) -> None:
+        mended = current()
+        if mended is None:
+            return cache(self, path, steps_data_path)
         added = []
-        for step_name, batches in _state(self, _IN_FLIGHT, dict).items():
+        for step_name, batches in mended.in_flight.items():
             step = self._steps.get(step_name)
             if step is None:
                 continue
@@ -113,17 +112,17 @@ def _cache_in_flight(cache: Any) -> Any:
 def _held_last_batch(process: Any) -> Any:
     @functools.wraps(process)
     def in_order(self, batch, send_last_batch_flag: bool = True) -> None:
-        manager, name = self._batch_manager, batch.step_name
-        replicated = manager is not None and _step(self, name).is_normal and self.dag.get_step_replica_count(name) > 1
+        mended, name = current(), batch.step_name
+        replicated = (mended is not None and self._batch_manager is not None and _step(self, name).is_normal
+                      and self.dag.get_step_replica_count(name) > 1)
         if replicated:
-            others = set(_state(manager, _IN_FLIGHT, dict).get(name, {})) - {batch.seq_no}
-            held = _state(manager, _HELD, set)
+            others = set(mended.in_flight.get(name, {})) - {batch.seq_no}
             if batch.last_batch and others:
                 batch.last_batch = False  # not last yet: other replicas still work on earlier batches
-                held.add(name)
-            elif name in held and not others:
+                mended.held_last.add(name)
+            elif name in mended.held_last and not others:
                 batch.last_batch = True
-                held.discard(name)
+                mended.held_last.discard(name)
         process(self, batch, send_last_batch_flag)
         if replicated and batch.last_batch and self._is_step_running(name):
             self._send_last_batch_flag_to_step(name)  # the replicas still waiting for input stop
@@ -136,6 +135,8 @@ def _quiet_stage_wait(wait: Any) -> Any:
 
     @functools.wraps(wait)
     def quiet(self) -> None:
+        if current() is None:
+            return wait(self)
         stage = self._current_stage
         steps = self._steps_to_be_loaded_in_stage(stage)
         self._logger.info(f"⏳ Waiting for stage {stage} to finish...")
@@ -153,38 +154,39 @@ def _quiet_stage_wait(wait: Any) -> Any:
 
 # -- cache keys --------------------------------------------------------------------------------
 
-_UPSTREAM = "_magpie_upstream"  # private attribute of a step: the signatures of the steps before it
-
-
 def _chained_signature(signature: property) -> property:
     own = signature.fget
 
     def chained(self) -> str:
-        upstream = (self.__pydantic_private__ or {}).get(_UPSTREAM)
+        mended = current()
+        upstream = mended.upstream.get(self.name) if mended is not None else None
         if not upstream:
             return own(self)
         return hashlib.sha1(f"{own(self)}|{upstream}".encode()).hexdigest()
 
-    chained._magpie_patched = True
+    chained._magpie_wrapped = own
     return property(chained)
 
 
 def _link_upstream(method: Any) -> Any:
-    """After the run's settings are set (and after the DAG is reloaded from the cache), note in
-    each step the signatures of its predecessors (steps lose their pipeline when they run)."""
+    """After the run's settings are set (and after the DAG is reloaded from the cache), note for
+    each step the signatures of its predecessors, in topological order so that each of those is
+    chained already (kept in the mended run by step name: steps lose their pipeline when they run)."""
     @functools.wraps(method)
     def linked(self, *args, **kwargs) -> Any:
         result = method(self, *args, **kwargs)
+        mended = current()
+        if mended is None:
+            return result
         import networkx as nx
 
+        mended.upstream.clear()
         for name in nx.topological_sort(self.dag.G):
-            step = _step(self, name)
-            upstream = "|".join(_step(self, p).signature for p in sorted(self.dag.get_step_predecessors(name)))
-            if step.__pydantic_private__ is None:
-                object.__setattr__(step, "__pydantic_private__", {})
-            step.__pydantic_private__[_UPSTREAM] = upstream
+            mended.upstream[name] = "|".join(_step(self, p).signature
+                                             for p in sorted(self.dag.get_step_predecessors(name)))
         return result
 
+    linked._magpie_wrapped = method
     return linked
 
 
@@ -193,7 +195,7 @@ def _complete_reuse_only(from_dag: Any) -> Any:
     when they are complete: batches 0..last, the last one flagged as such."""
     @functools.wraps(from_dag)
     def checked(cls, dag, use_cache: bool = False, steps_data_path=None):
-        if use_cache and steps_data_path is not None:
+        if current() is not None and use_cache and steps_data_path is not None:
             from distilabel import constants
 
             for name in dag:
@@ -212,6 +214,8 @@ def _consumed_batches_dropped(load_from_cache: Any) -> Any:
     @functools.wraps(load_from_cache)
     def dropped(cls, dag, batch_manager_path, steps_data_path):
         manager = load_from_cache(cls, dag, batch_manager_path, steps_data_path)
+        if current() is None:
+            return manager
         received = {name: set(seq_nos) for name, seq_nos in manager._received_batch_seq_nos.items()}
         for step in manager._steps.values():
             for predecessor, batches in step.data.items():
@@ -245,6 +249,8 @@ def _outputs_complete(folder: Path) -> bool:
 def _atomic(write: Any) -> Any:
     @functools.wraps(write)
     def atomic(filename, data) -> None:
+        if current() is None:
+            return write(filename, data)
         filename = Path(filename)
         tmp = filename.with_name(f".{filename.name}.{os.getpid()}.tmp")
         write(tmp, data)
@@ -255,49 +261,30 @@ def _atomic(write: Any) -> Any:
 
 # -- installation ------------------------------------------------------------------------------
 
-def install_serialization(module: Any) -> None:
-    if getattr(module.write_json, "_magpie_patched", False):
-        return
+# sha256 of the distilabel 1.5.3 source of each method copied here rather than wrapped.
+COPIED_SOURCES = {
+    "distilabel.pipeline.base.BasePipeline._wait_current_stage_to_finish":
+        "a9a6edd3026fc61464d0da2fc9208767af1f032a0bf98047de2d15495153cd65",
+}
+
+
+def install() -> None:
+    """Patch distilabel's batch bookkeeping (called once by `runtime.install`)."""
+    from distilabel.pipeline import base, batch_manager
+    from distilabel.steps import base as steps_base
+    from distilabel.utils import serialization
+
     for name in ("write_json", "write_yaml"):
-        patched = _atomic(getattr(module, name))
-        patched._magpie_patched = True
-        setattr(module, name, patched)
-
-
-def install_batch_manager(module: Any) -> None:
-    manager = module._BatchManager
-    if getattr(manager.cache, "_magpie_patched", False):
-        return
+        setattr(serialization, name, _atomic(getattr(serialization, name)))
+    steps_base._Step.signature = _chained_signature(steps_base._Step.signature)
+    manager = batch_manager._BatchManager
     manager.cache = _cache_in_flight(manager.cache)
-    manager.cache._magpie_patched = True
     manager.from_dag = classmethod(_complete_reuse_only(manager.from_dag.__func__))
     manager.load_from_cache = classmethod(_consumed_batches_dropped(manager.load_from_cache.__func__))
-
-
-def install_steps(module: Any) -> None:
-    step = module._Step
-    if getattr(step.signature.fget, "_magpie_patched", False):
-        return
-    step.signature = _chained_signature(step.signature)
-
-
-def install_base(module: Any) -> None:
-    pipeline = module.BasePipeline
-    if getattr(pipeline._process_batch, "_magpie_patched", False):
-        return
+    pipeline = base.BasePipeline
     pipeline._send_batch_to_step = _track_sent(pipeline._send_batch_to_step)
     pipeline._register_batch = _track_received(pipeline._register_batch)
     pipeline._process_batch = _held_last_batch(pipeline._process_batch)
-    pipeline._process_batch._magpie_patched = True
     pipeline._wait_current_stage_to_finish = _quiet_stage_wait(pipeline._wait_current_stage_to_finish)
     pipeline._set_runtime_parameters = _link_upstream(pipeline._set_runtime_parameters)
     pipeline._refresh_pipeline_from_cache = _link_upstream(pipeline._refresh_pipeline_from_cache)
-
-
-def install_on_import() -> None:
-    from distilabel_magpie.patching import after_import
-
-    after_import("distilabel.utils.serialization", install_serialization)
-    after_import("distilabel.steps.base", install_steps)
-    after_import("distilabel.pipeline.batch_manager", install_batch_manager)
-    after_import("distilabel.pipeline.base", install_base)

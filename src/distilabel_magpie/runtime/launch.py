@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.errors import MagpieError, one_line
 
 # Ray binds a local cluster to the machine's network address unless told it runs on one
 # machine only (its switch for macOS/Windows, honoured on Linux too).
@@ -73,8 +73,7 @@ def load_pipeline(config: str) -> Any:
     try:
         return Pipeline.from_yaml(path)
     except Exception as e:  # noqa: BLE001 - a YAML that is not a distilabel pipeline
-        raise MagpieError(f"{config} is not a distilabel pipeline YAML ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0] if str(e) else ''})") from None
+        raise MagpieError(f"{config} is not a distilabel pipeline YAML ({one_line(e)})") from None
 
 
 def run(config: str, params: Dict[str, Any], *, use_ray: bool = False, replicas: Optional[int] = None,
@@ -115,8 +114,7 @@ def ray_cluster(num_cpus: Optional[int] = None) -> Iterator[str]:
         try:
             ray.init(address=address, log_to_driver=False)
         except Exception as e:  # noqa: BLE001 - nothing there, wrong version, ...
-            raise MagpieError(f"cannot join the Ray cluster at RAY_ADDRESS={address} ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
+            raise MagpieError(f"cannot join the Ray cluster at RAY_ADDRESS={address} ({one_line(e)})") from None
         try:
             yield address
         finally:
