@@ -13,7 +13,7 @@ import pytest
 
 from distilabel_magpie.errors import MagpieError
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SFT_YAML = ROOT / "pipelines" / "magpie-sft.yaml"
 DISTILABEL = Path(sys.executable).parent / "distilabel"
 

@@ -16,7 +16,7 @@ from distilabel.pipeline import Pipeline
 
 from distilabel_magpie.pipelines import build_reasoning_pipeline
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-reasoning.yaml"
 
 

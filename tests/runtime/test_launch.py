@@ -22,7 +22,7 @@ import pytest
 from distilabel_magpie.generation.cleaning import normalize
 from distilabel_magpie.engines.base import sample_seed
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SFT = ROOT / "pipelines" / "magpie-sft.yaml"
 ROWS = 24
 SYSTEM = {"chef": "You are a chef.", "tutor": "You are a maths tutor.", "coder": "You are a programmer."}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INSIDE = r'''
 mnt="$1"; opts="$2"; listing="$3"; shift 3
 mount -t tmpfs -o "$opts" tmpfs "$mnt" || exit 97

@@ -14,7 +14,7 @@ from distilabel.pipeline import Pipeline
 
 from distilabel_magpie.pipelines import build_full_pipeline
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-full.yaml"
 ORDER = ["row_indices", "magpie_sft", "finalize_rows", "base_responder", "judge", "reward_model", "language_tagger",
          "safety_tagger",

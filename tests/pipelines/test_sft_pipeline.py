@@ -12,7 +12,7 @@ import pytest
 
 from distilabel_magpie.pipelines import build_chat_pipeline, build_sft_pipeline
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-sft.yaml"
 CHAT_YAML = ROOT / "pipelines" / "magpie-chat.yaml"
 
