@@ -9,8 +9,8 @@ from typing import Optional
 
 import pytest
 from conftest import FIXTURE_DATE, FIXTURES
-from test_reasoning_templates import hf_history
-from test_templates import hf_render
+from templates.test_reasoning_templates import hf_history
+from templates.test_templates import hf_render
 
 from distilabel_magpie.generation.cleaning import Answer, clean_response
 from distilabel_magpie.engines.base import Completion, CompletionEngine

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from conftest import DATA, FIXTURE_DATE, FIXTURES
-from test_templates import fixture_template, hf_render
+from templates.test_templates import fixture_template, hf_render
 
 from distilabel_magpie import templates as T
 from distilabel_magpie.errors import MagpieError
