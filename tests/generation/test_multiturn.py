@@ -74,7 +74,7 @@ def test_prompts_at_turns_2_and_3_are_exact_strings_and_tokens(llamacpp_engine, 
 @pytest.mark.parametrize("name", ["llama-3.1-8b-instruct", "mistral-7b-instruct-v0.3", "gemma-2-2b-it", "yi-1.5-34b-chat"])
 def test_followup_prompts_for_other_families(llamacpp_engine, name):
     """Any template: the extender's prompts are the template's own rendering cut at the slot."""
-    from test_templates import hf_render
+    from templates.test_templates import hf_render
 
     from distilabel_magpie.templates import MagpieTemplate
 
