@@ -18,7 +18,9 @@ How they are switched on:
 - Every mend acts only inside a *mended run*: `Pipeline.run` of a pipeline that holds one of
   our steps (or that `enable(pipeline)` marked). Any other pipeline in the process runs as
   distilabel documents, through the original methods.
-- `DISTILABEL_MAGPIE_RUNTIME=off` keeps distilabel's own behaviour everywhere.
+- `DISTILABEL_MAGPIE_RUNTIME=off` keeps distilabel's own behaviour everywhere;
+  `DISTILABEL_MAGPIE_RUNTIME=all` mends every pipeline's runs once `install()` has run (how
+  distilabel's own test suite is run with the mends, to list what they change).
 - On a distilabel version other than the one the mends were written for, `install()` patches
   nothing and says so once; the steps still work, without the mends.
 """
@@ -33,6 +35,7 @@ from typing import Any
 SUPPORTED_DISTILABEL = "1.5.3"
 OPT_OUT_ENV = "DISTILABEL_MAGPIE_RUNTIME"
 _OFF_VALUES = ("off", "0", "false", "no")
+_ALL = "all"
 
 _logger = logging.getLogger("distilabel_magpie.runtime")
 _lock = threading.Lock()
@@ -61,7 +64,7 @@ def applies_to(pipeline: Any) -> bool:
     user did not switch the runtime off, and the mends are installed."""
     if switched_off() or not _installed:
         return False
-    if getattr(pipeline, "_magpie_runtime", False):
+    if getattr(pipeline, "_magpie_runtime", False) or os.environ.get(OPT_OUT_ENV, "").strip().lower() == _ALL:
         return True
     dag = pipeline.dag
     return any(is_ours(dag.get_step(name)["step"]) for name in dag.G)
