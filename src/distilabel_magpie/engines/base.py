@@ -115,6 +115,16 @@ def repetition_end(tokens: Sequence[int], ngram: int) -> Optional[int]:
     return None
 
 
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading token ids `a` and `b` share."""
+    k = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        k += 1
+    return k
+
+
 def hf_plain_text_prefix(tokenizer: Any) -> str:
     """What a Hugging Face tokenizer adds in front of a plain text (e.g. Llama's `<s>`), as text."""
     probe = "Hello"

@@ -28,6 +28,7 @@ from distilabel_magpie.engines.base import (
     ProgressCallback,
     RepetitionGuard,
     SamplingParams,
+    common_prefix_length,
     find_stop,
 )
 from distilabel_magpie.engines.llm import CompletionLLM
@@ -42,15 +43,6 @@ def default_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
-    k = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        k += 1
-    return k
 
 
 @dataclass
@@ -240,7 +232,7 @@ class LlamaCppRunner:
                     slot.leader = leader
                     leader.followers.append(slot)
                 else:
-                    shared = min(_lcp(self._cache_tokens, req.tokens), len(req.tokens) - 1)
+                    shared = min(common_prefix_length(self._cache_tokens, req.tokens), len(req.tokens) - 1)
                     if shared > 0:  # whole-sequence copies only: split KV buffers support no other
                         lib.llama_memory_seq_cp(mem, self._cache_seq, slot.seq, -1, -1)
                         lib.llama_memory_seq_rm(mem, slot.seq, shared, -1)

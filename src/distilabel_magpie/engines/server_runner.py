@@ -7,7 +7,8 @@ import asyncio
 import logging
 from typing import Any, Callable, Optional, Sequence
 
-from distilabel_magpie.engines.base import Completion, ProgressCallback, SamplingParams, apply_stops, repetition_end
+from distilabel_magpie.engines.base import (
+    Completion, ProgressCallback, SamplingParams, apply_stops, common_prefix_length, repetition_end)
 from distilabel_magpie.engines.dialects import (
     DIALECTS, LLAMA_CPP_PYTHON, LLAMA_SERVER, OPENAI, OWNERS, SGLANG, TGI, VLLM, Dialect, finish_reason,
     request_body, unsupported)
@@ -17,15 +18,6 @@ from distilabel_magpie.errors import MagpieError
 logger = logging.getLogger("distilabel_magpie.engines.server")
 
 CHAT_ONLY_HINTS = ("chat", "not supported", "unsupported", "does not support", "not implemented")
-
-
-def _lcp(a: Sequence[int], b: Sequence[int]) -> list[int]:
-    out = []
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        out.append(x)
-    return out
 
 
 class ServerRunner:
@@ -90,7 +82,8 @@ class ServerRunner:
         if isinstance(slots, int) and slots > 0:
             self.http.narrow(2 * slots)
         if self.dialect.tokenize in ("llama-cpp-python", "tgi"):  # their tokenizers add what prompts get
-            self.added = _lcp(await self._server_tokens("a"), await self._server_tokens("Z"))
+            a, z = await self._server_tokens("a"), await self._server_tokens("Z")
+            self.added = list(a[: common_prefix_length(a, z)])
         elif self.dialect.token_prompts and self.can_tokenize:
             self.added = []  # token ids go in as they are
         logger.info(f"{self.base_url}: {self.dialect.name} server, model {self.model!r}, prompts as "
