@@ -19,9 +19,9 @@ from distilabel.steps.base import GlobalStep, StepInput
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.base import DropCounter
-from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.curation.recipes import row_hash
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.storage.columns import require_columns
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput

@@ -8,7 +8,6 @@ answer (`<think>…</think>`, for templates that read no such field), or dropped
 Alpaca have no such field: inline by default."""
 
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Literal, Optional, Sequence
 
@@ -17,6 +16,7 @@ from pydantic import Field
 
 from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.storage.files import read_rows, write_rows
 from distilabel_magpie.templates.reasoning import DEFAULT_TAGS, inline
 from distilabel_magpie.templates.render import REASONING_FIELDS
 
@@ -181,29 +181,10 @@ def select(rows: Sequence[dict], kind: str) -> list[dict]:
 
 
 def save_rows(rows: Sequence[dict], path: str | Path, kind: Optional[str] = None) -> Path:
-    """Write rows (optionally reduced to an export kind) to `.parquet` or `.jsonl`."""
-    path = Path(path)
-    data = select(rows, kind) if kind else [dict(r) for r in rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".jsonl":
-        with path.open("w", encoding="utf-8") as f:
-            for row in data:
-                f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    elif path.suffix == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pq.write_table(pa.Table.from_pylist(data), path)
-    else:
-        raise MagpieError(f"{path}: unsupported file type; use .parquet or .jsonl")
-    return path
+    """Write rows (optionally reduced to an export kind) to `.parquet`, `.jsonl` or `.jsonl.gz`."""
+    return write_rows(path, select(rows, kind) if kind else [dict(r) for r in rows])
 
 
 def load_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Read rows written by `save_rows`."""
-    path = Path(path)
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path).to_pylist()
+    """Read rows written by `save_rows` or `SaveDataset` (its `data.jsonl` / `data.parquet`)."""
+    return read_rows(path)

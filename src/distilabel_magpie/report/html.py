@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from distilabel_magpie.report.plots import Rendered, instruction_text, response_text
 from distilabel_magpie.report.source import RunData
+from distilabel_magpie.storage.columns import STATUS_COLUMNS
 
 SAMPLE_KEPT = 8
 SAMPLE_REJECTED = 6
@@ -19,8 +20,6 @@ CELL_CHARS = 480
 SCORE_COLUMNS = ("quality", "difficulty", "task_category", "language", "safety", "reward", "reward_base",
                  "reward_difference", "min_neighbor_distance", "repeat_count", "margin", "chosen_score",
                  "rejected_score")
-STATUS_COLUMNS = ("instruction_status", "response_status", "base_response_status", "judge_status",
-                  "conversation_status", "argilla_status")
 
 CSS = """
 :root { --ink: #1f2328; --muted: #5c6470; --line: #e3e6ea; --kept: #3b6ea8; --rejected: #e0933a; --bg: #f6f7f9; }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from distilabel_magpie.report.source import RunData
-from distilabel_magpie.report.summary import STATUS_COLUMNS
+from distilabel_magpie.storage.columns import STATUS_COLUMNS
 
 QUALITY = ["very poor", "poor", "average", "good", "excellent"]
 DIFFICULTY = ["very easy", "easy", "medium", "hard", "very hard"]

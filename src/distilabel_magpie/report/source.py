@@ -8,8 +8,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 from distilabel_magpie.errors import MagpieError
-
-REJECTED_FILE = "rejected.jsonl"
+from distilabel_magpie.storage.files import (
+    DATA_JSONL,
+    DATA_PARQUET,
+    REJECTED_FILE,
+    SUMMARY_FILE,
+    decode_row,
+    read_jsonl,
+    read_parquet,
+)
 
 
 @dataclass
@@ -26,50 +33,6 @@ class RunData:
     @property
     def all_rows(self) -> list[dict]:
         return self.rows + self.rejected
-
-
-def read_jsonl(path: Path, written_by: str = "SaveDataset") -> list[dict]:
-    """Rows of a JSONL file; a damaged line is a one-line error naming the file and line."""
-    rows = []
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise MagpieError(f"cannot read {path}: {e.strerror or e}") from None
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise MagpieError(f"{path}, line {number}: not valid JSON ({e.msg}); the file is damaged or was not "
-                              f"written by {written_by}") from None
-        if not isinstance(row, dict):
-            raise MagpieError(f"{path}, line {number}: a JSON {type(row).__name__}, not a row object; the file "
-                              f"was not written by {written_by}")
-        rows.append(row)
-    return rows
-
-
-def read_parquet(path: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    try:
-        rows = pq.read_table(path).to_pylist()
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds for a file that is not parquet
-        raise MagpieError(f"{path} is not a readable parquet file ({type(e).__name__})") from None
-    return [_unpack(r) for r in rows]
-
-
-def _unpack(row: dict) -> dict:
-    # SaveDataset writes dict columns (distilabel_metadata) to parquet as JSON text.
-    out = dict(row)
-    meta = out.get("distilabel_metadata")
-    if isinstance(meta, str):
-        try:
-            out["distilabel_metadata"] = json.loads(meta)
-        except json.JSONDecodeError:
-            pass
-    return out
 
 
 def _is_distiset(folder: Path) -> bool:
@@ -90,7 +53,7 @@ def _distiset_rows(folder: Path) -> list[dict]:
     for subset in distiset.values():
         splits = subset.values() if hasattr(subset, "keys") else [subset]
         for split in splits:
-            rows += [_unpack(r) for r in split.to_list()]
+            rows += [decode_row(r) for r in split.to_list()]
     return rows
 
 
@@ -106,23 +69,23 @@ def load_source(source: str | Path) -> RunData:
     summary = None
     rejected: list[dict] = []
     if path.is_dir():
-        if (path / "data.jsonl").is_file():
-            rows, kind = read_jsonl(path / "data.jsonl"), "SaveDataset folder"
-        elif (path / "data.parquet").is_file():
-            rows, kind = read_parquet(path / "data.parquet"), "SaveDataset folder (parquet)"
+        if (path / DATA_JSONL).is_file():
+            rows, kind = read_jsonl(path / DATA_JSONL), "SaveDataset folder"
+        elif (path / DATA_PARQUET).is_file():
+            rows, kind = read_parquet(path / DATA_PARQUET), "SaveDataset folder (parquet)"
         elif _is_distiset(path):
             rows, kind = _distiset_rows(path), "Distiset folder"
         else:
-            raise MagpieError(f"{path / 'data.jsonl'} not found; point at a folder written by SaveDataset "
+            raise MagpieError(f"{path / DATA_JSONL} not found; point at a folder written by SaveDataset "
                               "(e.g. data/magpie-sft), a Distiset folder, or a .jsonl / .parquet file")
         if (path / REJECTED_FILE).is_file():
             rejected = read_jsonl(path / REJECTED_FILE, "a filter step")
-        if (path / "summary.json").is_file():
+        if (path / SUMMARY_FILE).is_file():
             try:
-                summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+                summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 summary = None  # the rows are what counts; a damaged summary is recomputed
-    elif path.suffix in (".jsonl", ".json"):
+    elif path.suffix == ".json" or path.name.endswith((".jsonl", ".jsonl.gz")):
         rows, kind = read_jsonl(path, "SaveDataset or a filter step"), "JSONL file"
     elif path.suffix == ".parquet":
         rows, kind = read_parquet(path), "Parquet file"

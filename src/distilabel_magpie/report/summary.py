@@ -6,9 +6,7 @@ import collections
 import statistics
 from typing import Optional
 
-
-STATUS_COLUMNS = ("instruction_status", "response_status", "base_response_status", "judge_status",
-                  "conversation_status", "argilla_status")
+from distilabel_magpie.storage.columns import STATUS_COLUMNS
 
 
 def summarise(rows: list[dict], rejected: Optional[list[dict]] = None) -> dict:

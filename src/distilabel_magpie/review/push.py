@@ -20,7 +20,6 @@ from distilabel_magpie.review.records import (
     BUILDERS,
     OPTIONAL,
     PREFERENCE_OPTIONAL,
-    PRODUCERS,
     REQUIRED,
     ReviewRecord,
     SkipRow,
@@ -28,6 +27,7 @@ from distilabel_magpie.review.records import (
 )
 from distilabel_magpie.review.uploader import PushCounts, RecordUploader
 from distilabel_magpie.runtime.step import UsesRuntime
+from distilabel_magpie.storage.columns import PRODUCERS
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput

@@ -21,15 +21,6 @@ MAX_CHAT_MESSAGE_CHARS = 20000
 MAX_ROLE_CHARS = 20
 MAX_TERMS_CHARS = 200
 
-# column -> the step of this package that produces it (for "missing column" errors)
-PRODUCERS = {
-    "instruction": "MagpieSampler",
-    "response": "MagpieResponder",
-    "messages": "the multi-turn Magpie generator",
-    "prompt": "the preference-pair builder (curation)",
-    "chosen": "the preference-pair builder (curation)",
-    "rejected": "the preference-pair builder (curation)",
-}
 REQUIRED = {"sft": ("instruction", "response"), "chat": ("messages",), "preference": ("prompt", "chosen", "rejected")}
 OPTIONAL = (
     "reasoning", "instruction_status", "response_status", "model_name", "template", "system_prompt_key", "language",

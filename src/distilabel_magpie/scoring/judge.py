@@ -19,7 +19,6 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr, field_validator
 
-from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.engines import CompletionEngine, SamplingParams
 from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.llm import rate, raw_engine
@@ -31,6 +30,7 @@ from distilabel_magpie.scoring.parsing import (
     parse_quality,
     parse_task_category,
 )
+from distilabel_magpie.storage.columns import require_columns
 from distilabel_magpie.templates import MagpieTemplate
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.runtime.step import UsesRuntime
+from distilabel_magpie.storage.columns import require_columns
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput

@@ -17,10 +17,10 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.curation.columns import require_columns
 from distilabel_magpie.errors import MagpieError, one_line
 from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.tiny import TINY_REWARD_MODEL, tiny_reward_model_path
+from distilabel_magpie.storage.columns import require_columns
 from distilabel_magpie.templates.reasoning import DEFAULT_TAGS, inline
 from distilabel_magpie.templates.render import REASONING_FIELDS
 

@@ -13,8 +13,16 @@ from distilabel.steps.base import GlobalStep, StepInput
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.report.source import REJECTED_FILE, read_jsonl
 from distilabel_magpie.runtime.step import UsesRuntime
+from distilabel_magpie.storage.files import (
+    DATA_JSONL,
+    DATA_PARQUET,
+    REJECTED_FILE,
+    SUMMARY_FILE,
+    is_dataset_folder,
+    read_jsonl,
+    write_rows,
+)
 
 if TYPE_CHECKING:
     from distilabel.typing import StepOutput
@@ -131,12 +139,17 @@ class SaveDataset(UsesRuntime, GlobalStep):
 
 def check_writable(out: Path) -> None:
     """`out` can be written as SaveDataset writes it (a new folder beside it), else a one-line error."""
-    if out.exists() and not _replaceable(out):
+    _folder_beside(out, "check").rmdir()
+
+
+def _folder_beside(out: Path, purpose: str) -> Path:
+    """A new empty folder beside `out`, which must be new, empty or a dataset SaveDataset wrote."""
+    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_dataset_folder(out))):
         raise MagpieError(f"output_dir {out} holds files that are not a dataset written by SaveDataset; "
                           "choose a new or empty folder")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        Path(tempfile.mkdtemp(prefix=f".{out.name}.check-", dir=out.parent)).rmdir()
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.{purpose}-", dir=out.parent))
     except OSError as e:
         raise MagpieError(f"cannot write the dataset to {out}: {e.strerror or e}; choose a writable "
                           "output_dir") from None
@@ -147,26 +160,13 @@ def write_dataset(out: Path, rows: list[dict], summary: dict,
     """Write `data.jsonl`, `data.parquet` and `summary.json` (and what `extras(folder)` adds) into a
     fresh folder beside `out`, then put it in `out`'s place: a failed write leaves the previous
     dataset as it was, and a half-written one never sits under the name of a finished one."""
-    if out.exists() and not _replaceable(out):
-        raise MagpieError(f"output_dir {out} holds files that are not a dataset written by SaveDataset; "
-                          "choose a new or empty folder")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.writing-", dir=out.parent))
-    except OSError as e:
-        raise MagpieError(f"cannot write the dataset to {out}: {e.strerror or e}; choose a writable "
-                          "output_dir") from None
+    tmp = _folder_beside(out, "writing")
     old = out.parent / f"{tmp.name.replace('.writing-', '.replaced-')}"
     try:
-        with (tmp / "data.jsonl").open("w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        write_rows(tmp / DATA_JSONL, rows)
         if rows:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            pq.write_table(pa.Table.from_pylist([_plain(r) for r in rows]), tmp / "data.parquet")
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            write_rows(tmp / DATA_PARQUET, rows)
+        (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         if extras is not None:
             extras(tmp)
         if out.exists():
@@ -176,20 +176,10 @@ def write_dataset(out: Path, rows: list[dict], summary: dict,
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not out.exists():
             old.rename(out)
-        detail = f"{e.strerror}" if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}"
+        if isinstance(e, OSError) and e.strerror:
+            detail = e.strerror
+        else:
+            detail = str(e) if isinstance(e, MagpieError) else f"{type(e).__name__}: {e}"
         raise MagpieError(f"could not write the dataset to {out} ({detail.splitlines()[0]}); "
                           "its previous contents are unchanged") from None
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _replaceable(out: Path) -> bool:
-    """An empty folder, or one a previous SaveDataset wrote (it may also hold the run's report)."""
-    if not out.is_dir():
-        return False
-    names = {p.name for p in out.iterdir()}
-    return not names or {"summary.json", "data.jsonl"} <= names
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    # Parquet needs one type per column; metadata dicts vary by row, so store them as JSON text.
-    return {k: (json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict) else v) for k, v in row.items()}

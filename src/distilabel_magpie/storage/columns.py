@@ -1,4 +1,5 @@
-"""Which step produces which column, so a missing column is reported with the step to add."""
+"""The dataset schema: which step produces which column (so a missing column is reported with the
+step to add), and the status columns the steps write."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from typing import Iterable, Sequence
 
 from distilabel_magpie.errors import MagpieError
 
+# column -> the step of this package that produces it (for "missing column" errors)
 PRODUCERS = {
-    "instruction": "MagpieSampler (distilabel_magpie.generation)",
-    "instruction_status": "MagpieSampler (distilabel_magpie.generation)",
-    "response": "MagpieResponder (distilabel_magpie.generation)",
-    "response_status": "MagpieResponder (distilabel_magpie.generation)",
-    "messages": "the multi-turn generation steps (distilabel_magpie.generation)",
+    "instruction": "MagpieSampler",
+    "instruction_status": "MagpieSampler",
+    "response": "MagpieResponder",
+    "response_status": "MagpieResponder",
+    "messages": "MagpieMultiTurn",
     "reward": "RewardModelLabeler",
     "reward_difference": "RewardModelLabeler with base_response_column set",
     "reward_base": "RewardModelLabeler with base_response_column set",
@@ -26,7 +28,13 @@ PRODUCERS = {
     "is_representative": "NearDuplicates",
     "generations": "SampleCandidates",
     "ratings": "RewardModelLabeler with response_column='generations', output_column='ratings'",
+    "prompt": "PreferencePairs",
+    "chosen": "PreferencePairs",
+    "rejected": "PreferencePairs",
 }
+# One outcome per row and stage ("ok" or why not): counted in summaries and reports.
+STATUS_COLUMNS = ("instruction_status", "response_status", "base_response_status", "judge_status",
+                  "conversation_status", "argilla_status")
 
 
 def require_columns(rows: Sequence[dict], columns: Iterable[str], step: str) -> None:

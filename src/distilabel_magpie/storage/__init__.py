@@ -1,0 +1,1 @@
+"""Datasets on disk: the row files (`files`), the column schema (`columns`) and the SaveDataset step (`save`)."""
