@@ -74,9 +74,9 @@ def read_rows(path: Path, bad: list) -> Iterator[dict]:
     """Rows of a .jsonl/.json/.parquet file; unreadable .jsonl lines go to `bad` as reasons."""
     path = _data_file(path)
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        from distilabel_magpie.storage.files import read_parquet
 
-        yield from pq.read_table(path).to_pylist()
+        yield from read_parquet(path)  # dict columns decoded as SaveDataset wrote them
         return
     if path.suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
