@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 ROWS ?= 100
 
-.PHONY: install demo test bench system-deps clean
+.PHONY: install demo test test-fast bench system-deps clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,11 @@ demo: install
 
 test: install system-deps
 	$(VENV)/bin/pytest
+
+# The fast tier for development: leaves out whole pipeline runs, servers and killed processes
+# (markers `e2e` and `slow`); CI runs everything (`make test`).
+test-fast: install system-deps
+	$(VENV)/bin/pytest -m "not e2e and not slow"
 
 bench: install
 	$(PY) benchmarks/throughput.py

@@ -16,6 +16,8 @@ from distilabel_magpie.pipelines import build_dpo_pipeline
 from distilabel_magpie.scoring import LanguageTagger, MagpieJudge, RewardModelLabeler, SafetyTagger
 from distilabel_magpie.scoring.tiny import build_tiny_reward_model
 
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
+
 ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-dpo.yaml"
 

@@ -17,7 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .servers import LlamaServer
+
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS, BATCH = 12, 4

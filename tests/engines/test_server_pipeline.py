@@ -14,6 +14,8 @@ from distilabel_magpie.pipelines import PIPELINES
 
 from .servers import ChatOnly
 
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_YAMLS = ["magpie-sft-server", "magpie-chat-server", "magpie-dpo-server"]
 GENERATION_STEPS = {"magpie-sft-server": ["magpie_sft"],

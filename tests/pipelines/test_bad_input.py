@@ -13,6 +13,8 @@ import pytest
 
 from distilabel_magpie.errors import MagpieError
 
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
+
 ROOT = Path(__file__).resolve().parents[2]
 SFT_YAML = ROOT / "pipelines" / "magpie-sft.yaml"
 DISTILABEL = Path(sys.executable).parent / "distilabel"

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
+
 ROOT = Path(__file__).resolve().parents[2]
 INSIDE = r'''
 mnt="$1"; opts="$2"; listing="$3"; shift 3

@@ -9,10 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from distilabel.pipeline import Pipeline
 
 from distilabel_magpie.pipelines import build_full_pipeline
+
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
 
 ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-full.yaml"

@@ -16,6 +16,8 @@ from distilabel.pipeline import Pipeline
 
 from distilabel_magpie.pipelines import build_reasoning_pipeline
 
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
+
 ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-reasoning.yaml"
 

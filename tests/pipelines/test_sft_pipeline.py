@@ -5,12 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from distilabel.pipeline import Pipeline
 
-import pytest
-
 from distilabel_magpie.pipelines import build_chat_pipeline, build_sft_pipeline
+
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
 
 ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-sft.yaml"
@@ -30,6 +31,7 @@ def test_dataset_citations_come_from_our_docstrings_not_the_network(monkeypatch)
     """distilabel fetches a BibTeX entry for each arXiv reference of a step without `Citations`
     (a network call at the end of every run, an 'Untracked error' print offline)."""
     import distilabel.distiset as distiset
+
     from distilabel_magpie.pipelines import build_dpo_pipeline, build_full_pipeline, build_reasoning_pipeline
 
     fetched = []

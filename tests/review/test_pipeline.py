@@ -9,6 +9,8 @@ from distilabel.steps import LoadDataFromDicts
 from distilabel_magpie.review.pull import LoadReviewedFromArgilla
 from distilabel_magpie.review.push import PushPreferencesToArgilla, PushSFTToArgilla
 
+pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
+
 logging.getLogger("distilabel.step").setLevel(logging.ERROR)
 
 

@@ -13,7 +13,7 @@ from distilabel_magpie.review.push import PushSFTToArgilla
 
 from .test_push import push, sft_rows
 
-pytestmark = pytest.mark.argilla
+pytestmark = [pytest.mark.e2e, pytest.mark.argilla]
 
 RECORDS = 600
 

@@ -13,7 +13,7 @@ from distilabel_magpie.review.push import PushChatToArgilla, PushSFTToArgilla
 
 from .conftest import require
 
-pytestmark = [pytest.mark.argilla, pytest.mark.browser]
+pytestmark = [pytest.mark.e2e, pytest.mark.argilla, pytest.mark.browser]
 logging.getLogger("distilabel.step").setLevel(logging.ERROR)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "review"

@@ -41,6 +41,7 @@ def command(out: Path, *extra: str, params: dict | None = None) -> list[str]:
 def environment(tmp: Path, tmpdir: Path | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     return {**env, "DISTILABEL_CACHE_DIR": str(tmp / "cache"), "TMPDIR": str(tmpdir or tmp),
+            "COLUMNS": "400",  # distilabel's log lines unwrapped, so the tests can read them
             "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
 
 
@@ -135,6 +136,7 @@ def test_a_run_killed_halfway_resumes_from_the_cache(reference, tmp_path):
 
     # Another setting: distilabel's signature (chained through the steps) makes it a new run.
     other = run(command(tmp_path / "other", params={"magpie_sft.max_new_tokens": 20}), tmp_path)
+    (tmp_path / "other.log").write_text(other.stdout + other.stderr)
     assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-3000:]
     other_rows = rows_of(tmp_path / "other")
     assert [r["row_index"] for r in other_rows] == list(range(ROWS))
@@ -154,3 +156,91 @@ def test_a_run_killed_halfway_resumes_from_the_cache(reference, tmp_path):
     assert {r["distilabel_metadata"]["magpie_magpie_sft"]["max_new_tokens"] for r in rows} == {24}
     print(f"resume: killed after {made_before * 4} of {ROWS} rows; {ROWS} expected, {len(rows)} got, "
           f"0 duplicates; resumed run {resumed.seconds:.0f} s (uninterrupted {reference[1]:.0f} s)")
+
+
+def _ray_tmp() -> Path:
+    # Ray's session folder holds AF_UNIX sockets (at most 107 bytes of path): a short TMPDIR
+    return Path(tempfile.mkdtemp(prefix="magpie-ray-", dir="/tmp"))
+
+
+def _kill_when(proc: subprocess.Popen, log: Path, ready, sig: int, timeout: float = 420) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready(" ".join(log.read_text(errors="replace").split())):
+        assert proc.poll() is None, "the run ended before the kill:\n" + log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, "the run stalled before the kill"
+        time.sleep(0.5)
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def _no_ray_left(tmpdir: Path) -> None:
+    for _ in range(20):
+        if not subprocess.run(["pgrep", "-f", str(tmpdir)], capture_output=True, text=True).stdout.split():
+            return
+        time.sleep(1)
+    subprocess.run(["pkill", "-9", "-f", str(tmpdir)], check=False)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("sig,when", [(signal.SIGTERM, "early"), (signal.SIGKILL, "early"),
+                                      (signal.SIGTERM, "last stage"), (signal.SIGKILL, "last stage")])
+def test_a_ray_run_killed_resumes_with_the_same_command(reference, tmp_path, sig, when):
+    """A `--ray` run (two replicas) killed with a real signal, to the whole process group as a
+    scheduler or a time limit does: after its first generation batch, or once its last stage
+    (save_dataset) has loaded. The same command again completes with every row once."""
+    ref_rows, _ = reference
+    short = _ray_tmp()
+    out = tmp_path / "out"
+    cmd = command(out, "--ray", "--replicas", "2", "--ray-cpus", "2")
+    log = tmp_path / "killed.log"
+    if when == "early":
+        def ready(text):
+            return _output_batches(tmp_path / "cache", "magpie_sft") >= 1
+    else:
+        def ready(text):
+            return "steps from stage 2 have been loaded" in text
+    try:
+        with log.open("w") as sink:
+            proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                    env=environment(tmp_path, short), start_new_session=True)
+        _kill_when(proc, log, ready, sig)
+        _no_ray_left(short)
+        assert not (out / "data.jsonl").exists()
+        resumed = run(cmd, tmp_path, tmpdir=short)
+    finally:
+        _no_ray_left(short)
+        shutil.rmtree(short, ignore_errors=True)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    rows = rows_of(out)
+    check_rows(rows)
+    assert made_of(rows) == made_of(ref_rows)
+    print(f"ray resume after {sig.name} ({when}): {ROWS} rows expected, {len(rows)} got, resumed in "
+          f"{resumed.seconds:.0f} s")
+
+
+@pytest.mark.e2e
+def test_a_ray_run_killed_in_its_last_stage_finishes_with_another_output_folder(tmp_path):
+    """Every step before save_dataset is cached: the run with another output_dir passes over
+    the cached stages instead of waiting for batches that never come."""
+    short = _ray_tmp()
+    cmd = command(tmp_path / "first", "--ray", "--replicas", "2", "--ray-cpus", "2")
+    log = tmp_path / "killed.log"
+    try:
+        with log.open("w") as sink:
+            proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                    env=environment(tmp_path, short), start_new_session=True)
+        _kill_when(proc, log, lambda text: "steps from stage 2 have been loaded" in text, signal.SIGTERM)
+        _no_ray_left(short)
+        other = run(command(tmp_path / "second", "--ray", "--replicas", "2", "--ray-cpus", "2"), tmp_path,
+                    timeout=300, tmpdir=short)
+    finally:
+        _no_ray_left(short)
+        shutil.rmtree(short, ignore_errors=True)
+    (tmp_path / "other.log").write_text(other.stdout + other.stderr)
+    assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-3000:]
+    assert "every step's outputs are cached" in " ".join((other.stdout + other.stderr).split())
+    check_rows(rows_of(tmp_path / "second"))

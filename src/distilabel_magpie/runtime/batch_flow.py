@@ -29,6 +29,10 @@ row exactly once. Each gap was seen here; each is mended in the function named a
   received is loaded too, while it is also asked for (or made) again: the same rows twice, or
   again a wait forever. Here, after loading, only batches recorded as received and not yet read
   stay in the buffers.
+- `_skip_finished_stages`: a run whose first load stages are all cached (a run killed in its
+  last stage, started again with a setting of that stage changed, e.g. another output_dir)
+  loads nothing in stage 0, so no batch ever arrives to move it to the next stage: the run
+  waits forever. Here such stages are passed over before the first stage is loaded.
 - `_quiet_stage_wait`: waiting for a stage to finish spins a core while holding the lock that
   stopping the run needs. Here it checks ten times a second and lets go of the lock in between.
   The one copy of a distilabel method here (there is nothing to wrap: the spin is the method);
@@ -128,6 +132,21 @@ def _held_last_batch(process: Any) -> Any:
             self._send_last_batch_flag_to_step(name)  # the replicas still waiting for input stop
 
     return in_order
+
+
+def _skip_finished_stages(initialize: Any) -> Any:
+    @functools.wraps(initialize)
+    def skipping(self) -> bool:
+        if current() is not None:
+            _, last_steps = self._get_steps_load_stages()
+            while self._current_stage + 1 < len(last_steps) and not self._steps_to_be_loaded_in_stage(
+                    self._current_stage):
+                self._logger.info(f"⏭️ Stage {self._current_stage}: every step's outputs are cached")
+                self._stages_last_batch[self._current_stage] = sorted(last_steps[self._current_stage])
+                self._current_stage += 1
+        return initialize(self)
+
+    return skipping
 
 
 def _quiet_stage_wait(wait: Any) -> Any:
@@ -286,5 +305,6 @@ def install() -> None:
     pipeline._register_batch = _track_received(pipeline._register_batch)
     pipeline._process_batch = _held_last_batch(pipeline._process_batch)
     pipeline._wait_current_stage_to_finish = _quiet_stage_wait(pipeline._wait_current_stage_to_finish)
+    pipeline._initialize_pipeline_execution = _skip_finished_stages(pipeline._initialize_pipeline_execution)
     pipeline._set_runtime_parameters = _link_upstream(pipeline._set_runtime_parameters)
     pipeline._refresh_pipeline_from_cache = _link_upstream(pipeline._refresh_pipeline_from_cache)
