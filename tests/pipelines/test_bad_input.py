@@ -79,7 +79,7 @@ def test_unwritable_output_folder(tmp_path):
 def test_failed_write_keeps_the_previous_dataset(tmp_path):
     """Rows that cannot be written as parquet (one column, two types) fail the save; the older
     run's files stay as they were, with no half-written folder beside them."""
-    from distilabel_magpie.storage.save import SaveDataset
+    from distilabel_magpie.output.save import SaveDataset
 
     out = tmp_path / "data"
     step = SaveDataset(name="save", output_dir=str(out))
@@ -98,7 +98,7 @@ def test_failed_write_keeps_the_previous_dataset(tmp_path):
 
 
 def test_folder_with_other_files_is_not_replaced(tmp_path):
-    from distilabel_magpie.storage.save import SaveDataset
+    from distilabel_magpie.output.save import SaveDataset
 
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(MagpieError, match="holds files that are not a dataset written by SaveDataset"):

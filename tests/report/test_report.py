@@ -171,7 +171,7 @@ def _write_sources(tmp_path: Path, rows: list[dict]) -> dict[str, Path]:
     from datasets import Dataset, DatasetDict
     from distilabel.distiset import Distiset
 
-    from distilabel_magpie.storage.save import write_dataset
+    from distilabel_magpie.output.save import write_dataset
 
     folder = tmp_path / "savedataset"
     write_dataset(folder, rows, {"rows": len(rows)})
@@ -223,7 +223,7 @@ def test_bad_sources_are_one_line_errors(tmp_path):
 
 
 def test_save_dataset_writes_the_report_and_the_rejected_rows(tmp_path):
-    from distilabel_magpie.storage.save import SaveDataset
+    from distilabel_magpie.output.save import SaveDataset
 
     logging.getLogger("distilabel.step").setLevel(logging.ERROR)
     staged = tmp_path / "out.rejected.jsonl"

@@ -27,7 +27,7 @@ def test_no_key_is_written_anywhere(review_server, client, dataset_name, embedde
     from distilabel_magpie.engines import CompletionServerEngine
     from distilabel_magpie.generation import FinalizeRows, MagpieSFTStep, RowIndices
     from distilabel_magpie.review.push import PushSFTToArgilla
-    from distilabel_magpie.storage.save import SaveDataset
+    from distilabel_magpie.output.save import SaveDataset
 
     _, creds = review_server
     key = f"sk-magpie-{secrets.token_hex(12)}"

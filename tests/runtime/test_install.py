@@ -36,7 +36,7 @@ UNPATCHED = """
 def test_importing_the_package_its_templates_engines_and_steps_patches_nothing():
     done = _python("""
         import distilabel_magpie, distilabel_magpie.templates, distilabel_magpie.engines
-        import distilabel_magpie.pipelines, distilabel_magpie.storage.save, distilabel_magpie.review
+        import distilabel_magpie.pipelines, distilabel_magpie.output.save, distilabel_magpie.review
         from distilabel_magpie.generation import MagpieSFTStep, RowIndices
         from distilabel_magpie import runtime
         step = RowIndices(name="rows", num_rows=2)  # built outside any pipeline

@@ -38,7 +38,7 @@ def test_parquet_written_before_the_layout_was_recorded(tmp_path):
 
 
 def test_load_rows_of_a_save_dataset_folder_gives_dicts(tmp_path):
-    from distilabel_magpie.storage.save import SaveDataset
+    from distilabel_magpie.output.save import SaveDataset
 
     step = SaveDataset(output_dir=str(tmp_path / "out"), report=False)
     step.load()

@@ -32,24 +32,15 @@ import os
 import threading
 from typing import Any
 
+from distilabel_magpie.runtime.scope import OPT_OUT_ENV, is_ours, mended, switched_off
+
 SUPPORTED_DISTILABEL = "1.5.3"
-OPT_OUT_ENV = "DISTILABEL_MAGPIE_RUNTIME"
-_OFF_VALUES = ("off", "0", "false", "no")
-_ALL = "all"
+__all__ = ["OPT_OUT_ENV", "SUPPORTED_DISTILABEL", "applies_to", "enable", "install", "installed", "is_ours",
+           "switched_off"]
 
 _logger = logging.getLogger("distilabel_magpie.runtime")
 _lock = threading.Lock()
 _installed: bool | None = None  # None: not tried yet; False: refused (version or opt-out)
-
-
-def switched_off() -> bool:
-    """Whether the user asked for distilabel's own behaviour (`DISTILABEL_MAGPIE_RUNTIME=off`)."""
-    return os.environ.get(OPT_OUT_ENV, "").strip().lower() in _OFF_VALUES
-
-
-def is_ours(step: Any) -> bool:
-    """A step defined by this package."""
-    return type(step).__module__.startswith("distilabel_magpie.")
 
 
 def enable(pipeline: Any) -> Any:
@@ -60,14 +51,8 @@ def enable(pipeline: Any) -> Any:
 
 
 def applies_to(pipeline: Any) -> bool:
-    """Whether a run of `pipeline` is mended: it holds one of our steps or was `enable`d, the
-    user did not switch the runtime off, and the mends are installed."""
-    if switched_off() or not _installed:
-        return False
-    if getattr(pipeline, "_magpie_runtime", False) or os.environ.get(OPT_OUT_ENV, "").strip().lower() == _ALL:
-        return True
-    dag = pipeline.dag
-    return any(is_ours(dag.get_step(name)["step"]) for name in dag.G)
+    """Whether a run of `pipeline` is mended: the mends are installed and `scope.mended` says so."""
+    return bool(_installed) and mended(pipeline)
 
 
 def installed() -> bool:

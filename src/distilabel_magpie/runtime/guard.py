@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from distilabel_magpie.errors import PipelineFailed, one_line
-from distilabel_magpie.runtime import applies_to, is_ours, run_state, switched_off
+from distilabel_magpie.runtime import run_state, scope
 from distilabel_magpie.runtime.run_state import MendedRun, current
 
 GRACE_SECONDS = 30.0  # after a worker died: time for the pipeline to stop cleanly before a hard exit
@@ -182,10 +182,8 @@ def _hard_exit(watch: MendedRun) -> None:
                 os.kill(worker.pid, signal.SIGKILL)
             except OSError:
                 pass
-    if watch.ray_runs:
-        from distilabel_magpie.runtime.ray_watch import kill_actors
-
-        kill_actors(watch)
+    for stop in watch.before_hard_exit:
+        stop()
     sys.stdout.flush()
     print(f"error: {watch.summary()} (it did not stop within {GRACE_SECONDS:.0f} s)", file=sys.stderr, flush=True)
     os._exit(1)
@@ -270,7 +268,7 @@ _pool_swap_lock = threading.Lock()
 def _guard_run(run: Any, watched_pool: Optional[type] = None) -> Any:
     @functools.wraps(run)
     def guarded(self, parameters=None, *args, **kwargs):
-        if not applies_to(self):
+        if not scope.mended(self):
             return run(self, parameters, *args, **kwargs)
         from pydantic import ValidationError
 
@@ -351,7 +349,7 @@ def _print_one_line_on_exit() -> None:
 def _mends_worker(wrapper: Any) -> bool:
     """In a forked worker the mended run is inherited; a Ray actor has none, and there the mend
     acts for our own steps."""
-    return current() is not None or (is_ours(wrapper.step) and not switched_off())
+    return current() is not None or (scope.is_ours(wrapper.step) and not scope.switched_off())
 
 
 def _stop_instead(impute: Any, exception_class: type) -> Any:

@@ -62,6 +62,7 @@ def _watch_run_step(run_step: Any) -> Any:
             first = not mended.ray_runs
             mended.ray_runs.append((ref, step.name, f"step '{step.name}' (replica {replica})"))
         if first:
+            mended.before_hard_exit.append(functools.partial(kill_actors, mended))
             threading.Thread(target=_watch_actors, args=(mended,), name="magpie-actor-watch", daemon=True).start()
 
     watched._magpie_wrapped = run_step

@@ -21,6 +21,7 @@ class MendedRun:
         self.upstream: dict[str, str] = {}  # step name -> signatures of the steps before it
         self.in_flight: dict[str, dict] = {}  # step name -> {seq_no: copy of the batch sent}
         self.held_last: set[str] = set()  # replicated steps whose last batch came back early
+        self.before_hard_exit: list = []  # what to stop before the process exits on a hang (Ray actors)
 
     def fail(self, message: str) -> None:
         with self.lock:

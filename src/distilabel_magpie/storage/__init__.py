@@ -1,1 +1,2 @@
-"""Datasets on disk: the row files (`files`), the column schema (`columns`) and the SaveDataset step (`save`)."""
+"""Datasets on disk: the one reader and writer of row files (`files`) and the column schema
+(`columns`). The `SaveDataset` step that writes a run's folder is in `output/`."""

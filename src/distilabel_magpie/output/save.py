@@ -61,7 +61,7 @@ class SaveDataset(UsesRuntime, GlobalStep):
         Save at the end of a pipeline:
 
         ```python
-        from distilabel_magpie.storage.save import SaveDataset
+        from distilabel_magpie.output.save import SaveDataset
 
         save = SaveDataset(output_dir="data/magpie-sft")
         ```
