@@ -16,11 +16,10 @@ from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.base import DropCounter
-from distilabel_magpie.engines import CompletionEngine, SamplingParams
+from distilabel_magpie.engines import CompletionEngine, SamplingParams, raw_engine
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import seeded_per_row
 from distilabel_magpie.runtime.step import UsesRuntime
-from distilabel_magpie.scoring.llm import raw_engine
 from distilabel_magpie.storage.columns import require_columns
 from distilabel_magpie.templates import MagpieTemplate
 

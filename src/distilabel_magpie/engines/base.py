@@ -192,6 +192,10 @@ class CompletionEngine(ABC):
         """Tokens one sequence holds (prompt + new tokens) where the backend fixes it, else None."""
         return getattr(self.runner, "context_length", None)
 
+    def context_advice(self, needed: int) -> str:
+        """How to give this backend a context of `needed` tokens per sequence (for error messages)."""
+        return f"use a model whose context holds at least {needed} tokens"
+
     @abstractmethod
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         """The model's own chat template (from its tokenizer or GGUF metadata)."""

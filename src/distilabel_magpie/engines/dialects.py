@@ -46,6 +46,11 @@ OPENAI = Dialect("openai", False, False, None, False, None, False, None, None)
 
 DIALECTS = {d.name: d for d in (VLLM, SGLANG, LLAMA_SERVER, LLAMA_CPP_PYTHON, TGI, OPENAI)}
 
+# The server option that sets the context of one sequence, for error messages
+CONTEXT_OPTIONS = {"vllm": "--max-model-len", "sglang": "--context-length",
+                   "llama.cpp": "--ctx-size (shared by its --parallel slots)", "llama-cpp-python": "--n_ctx",
+                   "tgi": "--max-total-tokens"}
+
 # `owned_by` of /v1/models entries, where it names the server
 OWNERS = {"vllm": VLLM, "sglang": SGLANG, "llamacpp": LLAMA_SERVER, "me": LLAMA_CPP_PYTHON}
 

@@ -2,7 +2,7 @@
 connections, a cap on requests in flight, and bounded retries.
 
 Retries (429, 5xx, dropped or refused connections, timeouts) back off exponentially with
-jitter and honour `Retry-After`; a request gives up once its retries would wait longer than
+jitter and honour `Retry-After` (`engines.retry.Retries`); a request gives up once its retries would wait longer than
 `max_retry_wait` in total, with a one-line `MagpieError`. Other HTTP errors are returned to
 the caller, which knows what they mean for its request.
 """
@@ -10,21 +10,17 @@ the caller, which knows what they mean for its request.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
-import random
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Optional, TypeVar
 
+from distilabel_magpie.engines.retry import Retries, retry_after
 from distilabel_magpie.errors import MagpieError
 
 T = TypeVar("T")
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-BACKOFF_BASE = 0.5  # seconds before the first retry
-BACKOFF_CAP = 30.0
 
 
 @dataclass(frozen=True)
@@ -32,27 +28,6 @@ class RetryPolicy:
     timeout: float = 600.0  # one attempt (a long generation on a busy server takes minutes)
     max_retries: int = 8
     max_retry_wait: float = 120.0  # total seconds of waiting between the attempts of one request
-
-
-def retry_after(value: Optional[str]) -> Optional[float]:
-    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def backoff(attempt: int) -> float:
-    """Exponential backoff with jitter: half fixed, half random, so clients spread out."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-    return delay * (0.5 + random.random() / 2)
 
 
 class LoopThread:
@@ -121,7 +96,7 @@ class HttpClient:
         """One request; retried as the policy allows when `retry` (else transport errors raise
         `MagpieError` at once). Non-retryable HTTP errors come back as the response."""
         url = f"{self.root}{path}"
-        attempt, first_failure = 0, None
+        retries = Retries(self.policy.max_retries, self.policy.max_retry_wait)
         while True:
             wait: Optional[float] = None
             try:
@@ -141,14 +116,10 @@ class HttpClient:
                 failure = f"no answer within {self.policy.timeout:g} s"
             except self._httpx.TransportError as e:
                 failure = f"connection failed ({type(e).__name__})"
-            now = time.monotonic()
-            first_failure = first_failure if first_failure is not None else now
-            delay = backoff(attempt) if wait is None else wait
-            waited = now - first_failure
-            if not retry or attempt >= self.policy.max_retries or waited + delay > self.policy.max_retry_wait:
+            delay = retries.next_wait(wait) if retry else None
+            if delay is None:
                 raise MagpieError(
-                    f"server at {self.root} did not answer {method} {path} after {attempt + 1} attempts in "
-                    f"{waited:.0f} s: {failure}; check that it is up and reachable, or raise max_retry_wait")
-            attempt += 1
+                    f"server at {self.root} did not answer {method} {path} after {retries.attempt + 1} attempts in "
+                    f"{retries.waited:.0f} s: {failure}; check that it is up and reachable, or raise max_retry_wait")
             self.retries += 1
             await asyncio.sleep(delay)

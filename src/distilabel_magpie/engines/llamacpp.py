@@ -402,6 +402,9 @@ class LlamaCppEngine(CompletionLLM):
     def supports_grammar(self) -> bool:
         return True
 
+    def context_advice(self, needed: int) -> str:
+        return f"raise llm.n_ctx to at least {needed}"
+
 
 class LlamaCppLLMAdapter(CompletionEngine):
     """distilabel's `LlamaCppLLM`, driven through our batched runner on its loaded weights
@@ -432,3 +435,6 @@ class LlamaCppLLMAdapter(CompletionEngine):
 
     def supports_grammar(self) -> bool:
         return True
+
+    def context_advice(self, needed: int) -> str:
+        return f"raise llm.n_ctx to at least {needed}"

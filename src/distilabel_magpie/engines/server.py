@@ -18,7 +18,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.engines.base import CompletionEngine
-from distilabel_magpie.engines.dialects import DIALECTS
+from distilabel_magpie.engines.dialects import CONTEXT_OPTIONS, DIALECTS
 from distilabel_magpie.engines.http import RetryPolicy
 from distilabel_magpie.engines.llm import CompletionLLM
 from distilabel_magpie.engines.server_runner import ServerRunner
@@ -143,6 +143,9 @@ class CompletionServerEngine(CompletionLLM):
     def supports_grammar(self) -> bool:
         return self.runner.supports_grammar()
 
+    def context_advice(self, needed: int) -> str:
+        return server_context_advice(self._runner, needed)
+
 
 def server_template(runner: ServerRunner, template: Optional[str], tokenizer: Optional[str],
                     default_system: Optional[bool]) -> MagpieTemplate:
@@ -161,6 +164,14 @@ def server_template(runner: ServerRunner, template: Optional[str], tokenizer: Op
         f"cannot read the chat template of {runner.model!r} from {runner.base_url} (the server does not expose it); "
         "set the engine's template to a preset (e.g. llama3.1, qwen2.5, chatml), a tokenizer directory, a "
         "tokenizer_config.json or a .gguf file (--param STEP.llm.template=...)")
+
+
+def server_context_advice(runner: Optional[ServerRunner], needed: int) -> str:
+    """The server decides the context: say which of its options sets it, where we know the server."""
+    dialect = getattr(runner, "dialect", None)
+    option = CONTEXT_OPTIONS.get(getattr(dialect, "name", ""))
+    how = f" ({option})" if option else ""
+    return f"restart the server with a context of at least {needed} tokens per sequence{how}"
 
 
 def started(runner: ServerRunner) -> ServerRunner:
@@ -216,3 +227,6 @@ class ClientvLLMAdapter(CompletionEngine):
 
     def supports_grammar(self) -> bool:
         return self._runner.supports_grammar()
+
+    def context_advice(self, needed: int) -> str:
+        return server_context_advice(self._runner, needed)

@@ -23,6 +23,15 @@ from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, from_hf_tokenizer
 
 
+def torch_device(device: Optional[str]) -> str:
+    """`device` as given ("cpu", "cuda", "cuda:1", ...); None: CUDA when available, else the CPU."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _loop_stop(width: int, ngram: int, rows: int) -> Any:
     """A `generate` stopping criterion that ends each row once `RepetitionGuard` sees a loop."""
     import torch
@@ -179,7 +188,7 @@ class TransformersEngine(CompletionLLM):
             raise MagpieError("transformers/torch are not installed: pip install 'distilabel-magpie[transformers]'") from None
         if Path(self.model).exists() and self.gguf_file and not (Path(self.model) / self.gguf_file).is_file():
             raise MagpieError(f"{Path(self.model) / self.gguf_file} does not exist")
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = torch_device(self.device)
         dtype = "auto" if self.torch_dtype == "auto" else getattr(torch, self.torch_dtype)
         kwargs = dict(trust_remote_code=self.trust_remote_code)
         if self.gguf_file:
@@ -195,6 +204,9 @@ class TransformersEngine(CompletionLLM):
     def model_name(self) -> str:
         return self.gguf_file or self.model
 
+    def context_advice(self, needed: int) -> str:
+        return f"transformers uses the model's own limit: use a model whose context holds at least {needed} tokens"
+
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return from_hf_tokenizer(self.runner.tokenizer, default_system)
 
@@ -209,6 +221,9 @@ class TransformersLLMAdapter(CompletionEngine):
     @property
     def model_name(self) -> str:
         return self.llm.model
+
+    def context_advice(self, needed: int) -> str:
+        return f"transformers uses the model's own limit: use a model whose context holds at least {needed} tokens"
 
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return from_hf_tokenizer(self.runner.tokenizer, default_system)

@@ -115,6 +115,9 @@ class VLLMEngine(CompletionLLM):
     def model_name(self) -> str:
         return self.model
 
+    def context_advice(self, needed: int) -> str:
+        return f"raise llm.max_model_len to at least {needed} (within the model's own limit)"
+
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return from_hf_tokenizer(self.runner.tokenizer, default_system)
 
@@ -129,6 +132,9 @@ class VLLMAdapter(CompletionEngine):
     @property
     def model_name(self) -> str:
         return self.llm.model
+
+    def context_advice(self, needed: int) -> str:
+        return f"set max_model_len to at least {needed} in llm.extra_kwargs (within the model's own limit)"
 
     def own_template(self, default_system: Optional[bool] = None) -> MagpieTemplate:
         return from_hf_tokenizer(self.runner.tokenizer, default_system)

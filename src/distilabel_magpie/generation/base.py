@@ -8,11 +8,11 @@ from typing import Any, Dict, Iterable, List, Optional
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.engines import CompletionEngine, check_supported, engine_for
+from distilabel_magpie.engines import CompletionEngine, check_supported, engine_for, template_for
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.runtime.step import UsesRuntime
-from distilabel_magpie.templates import MagpieTemplate, resolve
+from distilabel_magpie.templates import MagpieTemplate
 
 
 class MagpieLLMMixin(UsesRuntime):
@@ -52,10 +52,7 @@ class MagpieLLMMixin(UsesRuntime):
     def _load_engine(self) -> None:
         """Call after `llm.load()`."""
         self._engine = engine_for(getattr(self, "llm"))
-        if self.template == "auto":
-            base = self._engine.own_template(self.default_system)
-        else:
-            base = resolve(self.template, self.default_system)
+        base = template_for(self._engine, self.template, self.default_system)
         if self.template_kwargs:
             base = base.with_options(template_kwargs=tuple(self.template_kwargs.items()))
         # A step's `thinking` is the mode of the prompts it writes first (queries, or a
@@ -80,9 +77,9 @@ class MagpieLLMMixin(UsesRuntime):
         used = len(self.engine.tokenize(prompt)) + extra_tokens
         if used + max_new_tokens > limit:
             raise MagpieError(
-                f"{getattr(self, 'name', type(self).__name__)}: the model's context holds {limit} tokens per sequence "
-                f"(llm.n_ctx), but a prompt takes {used} and {setting}={max_new_tokens} more; raise llm.n_ctx to at "
-                f"least {used + max_new_tokens} or lower {setting}")
+                f"{getattr(self, 'name', type(self).__name__)}: the model's context holds {limit} tokens per sequence, "
+                f"but a prompt takes {used} and {setting}={max_new_tokens} more; "
+                f"{self.engine.context_advice(used + max_new_tokens)} or lower {setting}")
 
     @property
     def engine(self) -> CompletionEngine:

@@ -280,8 +280,8 @@ class MagpieBaseResponder(UsesRuntime, Task):
         used = len(self._engine.tokenize(self.render("")))
         if limit is not None and used + self.max_new_tokens > limit:
             raise MagpieError(f"{self.name}: the few-shot prompt takes {used} tokens and max_new_tokens="
-                              f"{self.max_new_tokens} more, over the model's {limit}-token context (llm.n_ctx); "
-                              "raise llm.n_ctx or shorten the prompt")
+                              f"{self.max_new_tokens} more, over the model's {limit}-token context; "
+                              f"{self._engine.context_advice(used + self.max_new_tokens)} or shorten the prompt")
 
     def render(self, instruction: str) -> str:
         """The exact prompt sent for `instruction`."""

@@ -10,12 +10,12 @@ the reason): a batch is never dropped without a trace.
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
+from distilabel_magpie.engines.retry import Retries
 from distilabel_magpie.review.records import ReviewRecord
 
 if TYPE_CHECKING:
@@ -161,25 +161,24 @@ class RecordUploader:
         persist and _Rejected on any other error status."""
         import httpx
 
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                delay = min(30.0, self.backoff * 2 ** (attempt - 1)) * (1 + random.random() / 4)
-                self.logger.warning(f"Argilla {method} {url}: {last}; retry {attempt}/{self.max_retries} "
-                                    f"in {delay:.1f} s")
-                self.sleep(delay)
+        retries = Retries(self.max_retries, base=self.backoff)
+        while True:
             try:
                 response = self.client.http_client.request(method, url, **kwargs)
             except httpx.TransportError as e:
                 last = f"{type(e).__name__}: {e}"
-                continue
-            if response.status_code == 200:
-                return response.json()
-            if response.status_code == 429 or response.status_code >= 500:
+            else:
+                if response.status_code == 200:
+                    return response.json()
+                if response.status_code != 429 and response.status_code < 500:
+                    raise _Rejected.from_response(response)
                 last = f"HTTP {response.status_code}"
-                continue
-            raise _Rejected.from_response(response)
-        raise _Retryable(last)
+            delay = retries.next_wait()
+            if delay is None:
+                raise _Retryable(last)
+            self.logger.warning(f"Argilla {method} {url}: {last}; retry {retries.attempt}/{self.max_retries} "
+                                f"in {delay:.1f} s")
+            self.sleep(delay)
 
 
 class _Rejected(Exception):

@@ -19,9 +19,9 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr, field_validator
 
-from distilabel_magpie.engines import CompletionEngine, SamplingParams
+from distilabel_magpie.engines import CompletionEngine, SamplingParams, raw_engine
 from distilabel_magpie.runtime.step import UsesRuntime
-from distilabel_magpie.scoring.llm import rate, raw_engine
+from distilabel_magpie.scoring.llm import rate
 from distilabel_magpie.scoring.parsing import (
     DIFFICULTY_LEVELS,
     QUALITY_LEVELS,

@@ -17,7 +17,8 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.errors import MagpieError, one_line
+from distilabel_magpie.engines.reward_models import load_reward_model
+from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.tiny import TINY_REWARD_MODEL, tiny_reward_model_path
 from distilabel_magpie.storage.columns import require_columns
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
 
 Conversation = list[dict]
-_DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
 class RewardScorer:
@@ -55,44 +55,11 @@ class RewardScorer:
                  max_length: Optional[int] = None, batch_size: int = 8, input_format: str = "auto",
                  padding_side: Optional[str] = None, truncation_side: str = "right",
                  label_index: Optional[int] = None) -> None:
-        try:
-            import torch
-            from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
-        except ImportError:
-            raise MagpieError("the reward labeler needs torch and transformers: "
-                              "pip install 'distilabel-magpie[transformers]'") from None
-        if dtype not in _DTYPES:
-            raise MagpieError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         if batch_size < 1:
             raise MagpieError(f"batch_size must be >= 1, got {batch_size}")
-        self.torch = torch
         self.name = model
-        try:
-            config = AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code)
-        except Exception as e:  # OSError (missing), ValueError (remote code refused), ...
-            raise MagpieError(f"cannot load reward model {model!r}: {one_line(e)}") from None
-        architectures = list(getattr(config, "architectures", None) or [])
-        auto_map = getattr(config, "auto_map", None) or {}
-        if architectures and not any(a.endswith("ForSequenceClassification") for a in architectures) \
-                and "AutoModelForSequenceClassification" not in auto_map:
-            raise MagpieError(
-                f"{model!r} is a {', '.join(architectures)}, not a sequence-classification reward model; "
-                "use a checkpoint saved with AutoModelForSequenceClassification (e.g. Skywork-Reward, ArmoRM)")
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        if dtype == "auto":
-            torch_dtype = torch.float32 if self.device == "cpu" else "auto"
-        else:
-            torch_dtype = getattr(torch, dtype)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                model, dtype=torch_dtype, trust_remote_code=trust_remote_code)
-        except ValueError as e:  # "Unrecognized configuration class ... for AutoModelForSequenceClassification"
-            raise MagpieError(f"{model!r} cannot be loaded as a sequence-classification reward model: "
-                              f"{one_line(e)}") from None
-        except OSError as e:
-            raise MagpieError(f"cannot load reward model {model!r}: {one_line(e)}") from None
-        self.model.to(self.device).eval()
+        loaded = load_reward_model(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+        self.model, self.tokenizer, self.device = loaded.model, loaded.tokenizer, loaded.device
         if input_format == "auto":
             input_format = "chat_template" if getattr(self.tokenizer, "chat_template", None) else "pair"
         if input_format not in ("chat_template", "pair"):
@@ -100,7 +67,7 @@ class RewardScorer:
         if input_format == "chat_template" and not getattr(self.tokenizer, "chat_template", None):
             raise MagpieError(f"reward model {model!r} has no chat template; use input_format='pair'")
         self.input_format = input_format
-        self.max_length = max_length or _model_limit(self.tokenizer, config)
+        self.max_length = max_length or loaded.max_length
         self.batch_size = batch_size
         self.padding_side = padding_side or getattr(self.tokenizer, "padding_side", "right") or "right"
         if self.padding_side not in ("left", "right") or truncation_side not in ("left", "right"):
@@ -138,7 +105,8 @@ class RewardScorer:
         return [(scores[i], encoded[i][1]) for i in range(len(encoded))]
 
     def _forward(self, batch: list[list[int]]) -> list[float]:
-        torch = self.torch
+        import torch
+
         pad_id = _unused_id(batch, self.tokenizer.pad_token_id, len(self.tokenizer))
         width = max(len(ids) for ids in batch)
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -177,13 +145,6 @@ def _unused_id(batch: list[list[int]], preferred: Optional[int], vocab_size: int
     if preferred is not None and preferred not in used:
         return preferred
     return next(i for i in range(vocab_size - 1, -1, -1) if i not in used)
-
-
-def _model_limit(tokenizer: Any, config: Any) -> int:
-    limits = [getattr(tokenizer, "model_max_length", None), getattr(config, "max_position_embeddings", None),
-              getattr(config, "n_positions", None)]
-    usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
-    return min(usable) if usable else 4096
 
 
 def _conversation(row: dict, instruction_column: str, response: str) -> Conversation:

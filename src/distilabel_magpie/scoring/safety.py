@@ -10,9 +10,9 @@ from distilabel.steps.base import Step, StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.engines import CompletionEngine, SamplingParams
+from distilabel_magpie.engines import CompletionEngine, SamplingParams, raw_engine
 from distilabel_magpie.runtime.step import UsesRuntime
-from distilabel_magpie.scoring.llm import rate, raw_engine
+from distilabel_magpie.scoring.llm import rate
 from distilabel_magpie.scoring.parsing import parse_llama_guard
 from distilabel_magpie.storage.columns import require_columns
 from distilabel_magpie.templates import MagpieTemplate
