@@ -9,6 +9,10 @@ class MagpieError(Exception):
     a multi-line ValidationError, and this message must reach the user as it is."""
 
 
+class ChatTemplateError(MagpieError):
+    """A chat template could not be rendered for the given messages."""
+
+
 class PipelineFailed(MagpieError):
     """A pipeline run that did not do what it was asked; the message is one line."""
 

@@ -286,3 +286,24 @@ def test_the_stage_wait_lets_go_of_the_lock_and_ends_on_stop(mended):
     fake._stop_called_lock.release()
     waiter.join(5)
     assert not waiter.is_alive()
+
+
+def test_cached_first_stages_are_passed_over(mended):
+    fake = SimpleNamespace(_current_stage=0, _stages_last_batch=[[], [], []], _logger=SimpleNamespace(info=print),
+                           _get_steps_load_stages=lambda: ([["a", "b"], ["c"], ["d"]], [["b"], ["c"], ["d"]]),
+                           _steps_to_be_loaded_in_stage=lambda stage: [[], [], ["d"]][stage])
+    initialize = batch_flow._skip_finished_stages(lambda self: self._current_stage)
+    assert initialize(fake) == 2 and fake._stages_last_batch == [["b"], ["c"], []]
+    run_state.end(mended)
+    fake._current_stage = 0
+    assert initialize(fake) == 0  # outside a mended run: distilabel's own start
+
+
+def test_a_resumed_step_keeps_only_batches_received_and_not_yet_read(mended):
+    manager = _BatchManager.from_dag(mended.pipeline.dag)
+    step = manager._steps["add"]
+    step.data["load"] = [_Batch(seq_no=n, step_name="load", last_batch=n == 2, data=[[{"a": n}]]) for n in range(3)]
+    step.next_expected_seq_no["load"] = (1, 1)  # batch 0 was read all
+    manager._received_batch_seq_nos["load"] = [0, 1]  # batch 2's file was written, never recorded
+    loaded = batch_flow._consumed_batches_dropped(lambda cls, dag, a, b: manager)(None, None, None, None)
+    assert [b.seq_no for b in loaded._steps["add"].data["load"]] == [1]

@@ -23,11 +23,7 @@ import jinja2.meta
 import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from distilabel_magpie.errors import MagpieError
-
-
-class ChatTemplateError(MagpieError):
-    """The chat template could not be rendered for the given messages."""
+from distilabel_magpie.errors import ChatTemplateError
 
 
 class _GenerationBlock(jinja2.ext.Extension):

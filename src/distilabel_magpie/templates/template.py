@@ -20,9 +20,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Optional, Sequence
 
-from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.errors import ChatTemplateError, MagpieError
 from distilabel_magpie.templates import reasoning as R
-from distilabel_magpie.templates.render import REASONING_FIELDS, ChatTemplateError, render
+from distilabel_magpie.templates.render import REASONING_FIELDS, render
 
 # Sentinels survive `| trim` and never occur in real text.
 _Q = "@@MAGPIE-SLOT@@"
