@@ -244,3 +244,47 @@ def test_a_ray_run_killed_in_its_last_stage_finishes_with_another_output_folder(
     assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-3000:]
     assert "every step's outputs are cached" in " ".join((other.stdout + other.stderr).split())
     check_rows(rows_of(tmp_path / "second"))
+
+
+def _step_actor_pids(tmpdir: Path) -> list[int]:
+    """Ray actor processes of this run's steps (their TMPDIR is the run's)."""
+    pids = []
+    for line in subprocess.run(["pgrep", "-f", "ray::_StepWrapperRay"], capture_output=True, text=True).stdout.split():
+        try:
+            if f"TMPDIR={tmpdir}".encode() in Path(f"/proc/{line}/environ").read_bytes().split(b"\0"):
+                pids.append(int(line))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.e2e
+def test_a_killed_ray_actor_ends_the_run_with_one_line(tmp_path):
+    """SIGKILL to a step's Ray actor mid-run: distilabel would wait forever; the run ends
+    non-zero with one line naming the step and replica, and no Ray process is left."""
+    short = _ray_tmp()
+    cmd = command(tmp_path / "out", "--ray", "--replicas", "2", "--ray-cpus", "2", "--ignore-cache")
+    log = tmp_path / "run.log"
+    try:
+        with log.open("w") as sink:
+            proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                    env=environment(tmp_path, short), start_new_session=True)
+        deadline = time.monotonic() + 420
+        while _output_batches(tmp_path / "cache", "magpie_sft") < 1 or len(_step_actor_pids(short)) < 3:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        os.kill(_step_actor_pids(short)[-1], signal.SIGKILL)
+        try:
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        _no_ray_left(short)
+        shutil.rmtree(short, ignore_errors=True)
+    output = log.read_text(errors="replace")
+    assert proc.returncode != 0
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("error: pipeline 'magpie-sft' failed: step '"), last
+    assert "died: its Ray actor is gone (The actor died unexpectedly" in last, last
+    assert not (tmp_path / "out" / "data.jsonl").exists()

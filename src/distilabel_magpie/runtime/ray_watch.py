@@ -108,10 +108,13 @@ def _watch_actors(mended: MendedRun) -> None:
 
 
 def _describe(error: BaseException) -> str:
+    """Ray's multi-paragraph actor error as its first sentence and the actor's pid."""
+    import re
+
     text = " ".join(str(error).split())
-    if "exit" in text.lower() or "killed" in text.lower() or "SIG" in text:
-        return text[:300]
-    return f"is gone ({type(error).__name__}: {text[:300]})"
+    first = text.split(". ")[0].rstrip(".")[:200] or type(error).__name__
+    pid = re.search(r"\bpid: (\d+)", text)
+    return f"is gone ({first}{f'; pid {pid.group(1)}' if pid else ''})"
 
 
 def kill_actors(mended: MendedRun) -> None:
