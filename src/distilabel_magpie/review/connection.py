@@ -4,7 +4,10 @@ the review dataset, with one-line errors for the usual mistakes."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from pydantic import BaseModel, Field, SecretStr
 
 from distilabel_magpie.errors import MagpieError, one_line
 from distilabel_magpie.review.dataset_settings import (
@@ -60,6 +63,30 @@ def connect(api_url: Optional[str] = None, api_key: Optional[str] = None, timeou
         ) from None
     except Exception as e:  # e.g. a proxy answering HTML, a 5xx
         raise MagpieError(f"Argilla at {url} did not answer as an Argilla 2.x server: {one_line(e)}") from None
+
+
+def secret_value(value: Any) -> Optional[str]:
+    """The text of an API key given as a `SecretStr` or as plain text."""
+    if value is None:
+        return None
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+class ArgillaConnection(BaseModel):
+    """The Argilla server of a step (the push steps and `LoadReviewedFromArgilla`): `api_url` and
+    `api_key`, each by default from the environment, else the running local review server."""
+
+    api_url: Optional[RuntimeParameter[str]] = Field(
+        default=None,
+        description="Argilla API URL (default: ARGILLA_API_URL, else the running local review server).")
+    # Excluded from dumps (distilabel also drops any field named api_key): never in a pipeline YAML.
+    api_key: Optional[RuntimeParameter[SecretStr]] = Field(
+        default=None, exclude=True,
+        description="Argilla API key (default: ARGILLA_API_KEY, else the local review server's key).")
+
+    def argilla_client(self) -> "rg.Argilla":
+        """A client of the step's Argilla server (one-line errors when it cannot be used)."""
+        return connect(self.api_url, secret_value(self.api_key))
 
 
 class ArgillaUnavailable(MagpieError):

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Iterator, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import GeneratorStep
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.review.connection import ArgillaConnection, secret_value
 from distilabel_magpie.review.dataset_settings import METADATA, REASONING_FIELD, ROW_COLUMNS, TAG_QUESTIONS, kind_of
 from distilabel_magpie.review.records import turn_reasoning_of
 from distilabel_magpie.runtime.step import UsesRuntime
@@ -186,7 +187,7 @@ def open_dataset(name: str, workspace: Optional[str], api_url: Optional[str], ap
     return client, dataset
 
 
-class LoadReviewedFromArgilla(UsesRuntime, GeneratorStep):
+class LoadReviewedFromArgilla(ArgillaConnection, UsesRuntime, GeneratorStep):
     """Yields the reviewed records of an Argilla dataset as an SFT, chat or DPO dataset.
 
     Only records with a submitted review are yielded; pending, discarded, rejected and tied records
@@ -248,12 +249,6 @@ class LoadReviewedFromArgilla(UsesRuntime, GeneratorStep):
     dataset_name: RuntimeParameter[str] = Field(default=None, description="Name of the reviewed Argilla dataset.")
     dataset_workspace: Optional[RuntimeParameter[str]] = Field(
         default=None, description="Argilla workspace of the dataset.")
-    api_url: Optional[RuntimeParameter[str]] = Field(
-        default=None,
-        description="Argilla API URL (default: ARGILLA_API_URL, else the running local review server).")
-    api_key: Optional[RuntimeParameter[SecretStr]] = Field(
-        default=None, exclude=True,
-        description="Argilla API key (default: ARGILLA_API_KEY, else the local review server's key).")
 
     _rows: list = PrivateAttr(default_factory=list)
     _counts: PullCounts = PrivateAttr(default_factory=PullCounts)
@@ -270,8 +265,6 @@ class LoadReviewedFromArgilla(UsesRuntime, GeneratorStep):
         super().load()
         if not self.dataset_name:
             raise MagpieError("LoadReviewedFromArgilla needs `dataset_name` (the reviewed Argilla dataset)")
-        from distilabel_magpie.review.push import secret_value
-
         client, dataset = open_dataset(self.dataset_name, self.dataset_workspace, self.api_url,
                                        secret_value(self.api_key))
         self._rows, self._counts = pull_reviewed(client, dataset, self.kind)

@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.review.connection import ArgillaUnavailable, connect, ensure_dataset
+from distilabel_magpie.review.connection import ArgillaConnection, ArgillaUnavailable, ensure_dataset
 from distilabel_magpie.review.dataset_settings import (
     FLAG_FIELD,
     REASONING_FIELD,
@@ -35,13 +35,7 @@ if TYPE_CHECKING:
 OUTPUT_COLUMNS = ["argilla_id", "argilla_status", "argilla_error"]
 
 
-def secret_value(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-
-
-class ArgillaReviewStep(UsesRuntime, Step):
+class ArgillaReviewStep(ArgillaConnection, UsesRuntime, Step):
     """Base of the push steps: connection, dataset creation and counted, idempotent upserts.
 
     Subclasses set `kind` ("sft", "chat" or "preference"); the record layout lives in
@@ -54,13 +48,6 @@ class ArgillaReviewStep(UsesRuntime, Step):
         default=None, description="Name of the Argilla dataset to log to (required, unless the step is optional).")
     dataset_workspace: Optional[RuntimeParameter[str]] = Field(
         default=None, description="Argilla workspace of the dataset (default: the user's first workspace).")
-    api_url: Optional[RuntimeParameter[str]] = Field(
-        default=None,
-        description="Argilla API URL (default: ARGILLA_API_URL, else the running local review server).")
-    # Excluded from dumps (distilabel also drops any field named api_key): never in a pipeline YAML.
-    api_key: Optional[RuntimeParameter[SecretStr]] = Field(
-        default=None, exclude=True,
-        description="Argilla API key (default: ARGILLA_API_KEY, else the local review server's key).")
     run_id: Optional[RuntimeParameter[str]] = Field(
         default=None, description="Run id stored in each record's metadata (default: the pipeline's name).")
     max_retries: RuntimeParameter[int] = Field(
@@ -106,7 +93,7 @@ class ArgillaReviewStep(UsesRuntime, Step):
             return
         if not self.dataset_name:
             raise MagpieError(f"{type(self).__name__} needs `dataset_name` (the Argilla dataset to log to)")
-        self._client = connect(self.api_url, secret_value(self.api_key))
+        self._client = self.argilla_client()
 
     def unload(self) -> None:
         if self._logger is not None and self._counts.total:
