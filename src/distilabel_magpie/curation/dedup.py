@@ -20,6 +20,7 @@ from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.curation.recipes import row_hash
+from distilabel_magpie.docstrings import cites_magpie
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.storage.columns import require_columns
 
@@ -206,6 +207,7 @@ def _better(rank_a: Any, key_a: str, rank_b: Any, key_b: str) -> bool:
     return key_a < key_b
 
 
+@cites_magpie
 class NearDuplicates(DropCounter, GlobalStep):
     """Finds near-duplicate queries: each row's min-neighbour distance, repeat count (other rows
     within `threshold`) and cluster id, and one representative per cluster. The result does not
@@ -256,18 +258,6 @@ class NearDuplicates(DropCounter, GlobalStep):
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpie,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL}
-        }
-        ```
 
     Examples:
         Tag and drop near-duplicates:

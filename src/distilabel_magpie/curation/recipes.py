@@ -1,4 +1,4 @@
-"""Named filter recipes (the Magpie paper's released filters, DESIGN §1.7) and user rules.
+"""Named filter recipes (the Magpie paper's released filters) and user rules.
 
 A rule is a small dict, so recipes serialise into pipeline YAML:
     {"column": "quality", "op": ">=", "value": "average"}      threshold (labels compare by rank)
@@ -19,6 +19,7 @@ from distilabel.steps.base import GlobalStep, StepInput
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.base import DropCounter
+from distilabel_magpie.docstrings import cites_magpie
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.scoring.parsing import DIFFICULTY_LEVELS, QUALITY_LEVELS
 from distilabel_magpie.storage.columns import require_columns
@@ -153,6 +154,7 @@ def resolve_rules(recipe: Optional[str], rules: list[dict], top_k: Optional[int]
     return [Rule.parse(s) for s in specs]
 
 
+@cites_magpie
 class FilterRecipe(DropCounter, GlobalStep):
     """Applies a named filter recipe and/or user rules to the whole dataset, in order, and reports
     how many rows each rule removed.
@@ -198,18 +200,6 @@ class FilterRecipe(DropCounter, GlobalStep):
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpie,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL}
-        }
-        ```
 
     Examples:
         The Pro-300K-Filtered recipe with a smaller top-k and a language rule:

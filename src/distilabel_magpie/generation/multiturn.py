@@ -7,10 +7,12 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field
 
+from distilabel_magpie.docstrings import cites_magpie
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 from distilabel_magpie.generation.cleaning import OK, clean_query, clean_response
+from distilabel_magpie.generation.responder import AnswerSampling
 from distilabel_magpie.templates import PAPER_FOLLOWUP_SYSTEM_PROMPT
 from distilabel_magpie.templates.render import REASONING_FIELDS
 
@@ -57,7 +59,8 @@ def conversation_of(row: Dict[str, Any]) -> tuple[Optional[List[Dict[str, str]]]
     return messages, None
 
 
-class MagpieMultiTurn(MagpieLLMMixin, Task):
+@cites_magpie
+class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
     """Extends conversations by `n_turns` user + assistant turns with Magpie.
 
     The prompt for the next user message is the conversation rendered by the model's own chat
@@ -120,19 +123,6 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
 
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
-
     Examples:
         Two more turns on a first exchange:
 
@@ -156,12 +146,6 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
     min_p: RuntimeParameter[float] = Field(ge=0, lt=1, default=0.0, description="Follow-up query min-p sampling (0: off).")
     max_new_tokens: RuntimeParameter[int] = Field(ge=1, default=256, description="Token limit of a follow-up query.")
     early_stop_newline: RuntimeParameter[bool] = Field(default=False, description="Stop queries at a newline.")
-    response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
-    response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
-    response_max_new_tokens: RuntimeParameter[int] = Field(
-        ge=1, default=512, description="Token limit of an answer, its reasoning included.")
-    response_repetition_penalty: RuntimeParameter[float] = Field(
-        gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     seed: Optional[RuntimeParameter[int]] = Field(default=None, description="Random seed.")
     thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
         default=None, description="Thinking mode of the follow-up query prompts: 'on' or 'off' through the "
@@ -197,19 +181,14 @@ class MagpieMultiTurn(MagpieLLMMixin, Task):
         return {"messages": output}
 
     def _params(self, turn: int) -> tuple[SamplingParams, SamplingParams]:
-        t, a = self.magpie_template, self.answer_template
+        t = self.magpie_template
         seed = None if self.seed is None else self.seed + 7919 * turn
         query = SamplingParams(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
             min_p=self.min_p, seed=seed,
             stop=tuple(t.query_stop) + (("\n",) if self.early_stop_newline else ()),
             repetition_ngram=self.repetition_ngram)
-        answer = SamplingParams(
-            max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
-            top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
-            stop=tuple(a.response_stop), seed=seed,
-            repetition_ngram=self.repetition_ngram)
-        return query, answer
+        return query, self.response_params(seed)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         template, answering_template, engine = self.magpie_template, self.answer_template, self.engine

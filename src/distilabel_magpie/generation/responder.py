@@ -9,6 +9,7 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import BaseModel, Field
 
+from distilabel_magpie.docstrings import cites_magpie
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
@@ -43,6 +44,28 @@ class AnswerPromptMixin(BaseModel):
             {"role": "user", "content": row["instruction"]}]
 
 
+class AnswerSampling(BaseModel):
+    """How answers are sampled by the steps that also sample queries (`MagpieSFTGenerator`,
+    `MagpieSFTStep`, `MagpieMultiTurn`): `MagpieResponder`'s settings with a `response_` prefix."""
+
+    response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
+    response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
+    response_max_new_tokens: RuntimeParameter[int] = Field(
+        ge=1, default=512, description="Token limit of an answer, its reasoning included.")
+    response_repetition_penalty: RuntimeParameter[float] = Field(
+        gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
+
+    def response_params(self, seed: Optional[int] = None) -> SamplingParams:
+        """The answers' sampling settings (stopping where the answer template ends an answer),
+        seeded with `seed`, by default the step's `seed`."""
+        return SamplingParams(
+            max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
+            top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
+            stop=tuple(self.answer_template.response_stop), seed=self.seed if seed is None else seed,
+            repetition_ngram=self.repetition_ngram)
+
+
+@cites_magpie
 class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
     """Answers queries: the chat template applied to `[user: instruction]` with the generation
     prompt, sampled with the responder's own settings (paper default: greedy).
@@ -95,19 +118,6 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
 
     Examples:
         Answer queries:

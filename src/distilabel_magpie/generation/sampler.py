@@ -8,7 +8,7 @@ the normal step (`MagpieSamplerStep`, fed by `RowIndices`), in any batching."""
 import collections
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Literal, Optional, TypeVar, Union
 
 from distilabel.constants import DISTILABEL_METADATA_KEY
 from distilabel.mixins.runtime_parameters import RuntimeParameter
@@ -16,6 +16,7 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import GeneratorTask, Task
 from pydantic import Field, PrivateAttr
 
+from distilabel_magpie.docstrings import cites_magpie, with_sections
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
@@ -194,6 +195,7 @@ class QuerySampling(MagpieLLMMixin):
             self._logger.info(f"{self.name}: {self._counts[OK]} of {total} queries usable ({counts})")
 
 
+@cites_magpie
 class MagpieSampler(QuerySampling, GeneratorTask):
     """Samples user queries with Magpie: the model gets only its chat template up to where a
     user message starts (the pre-query text) and writes the query itself.
@@ -262,19 +264,6 @@ class MagpieSampler(QuerySampling, GeneratorTask):
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
 
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
-
     Examples:
         Sample queries with the embedded SmolLM2 model:
 
@@ -302,6 +291,35 @@ class MagpieSampler(QuerySampling, GeneratorTask):
             yield rows, last
 
 
+C = TypeVar("C", bound=type)
+
+# The docstring sections of a generator step's twin fed by `RowIndices` (see `row_index_step`).
+ROW_INDEX_STEP_SECTIONS = """
+    Attributes:
+        (all of `{generator}`'s)
+        batch_size: rows per engine call; the pipeline's `RowIndices` sends batches of this size.
+
+    Runtime parameters:
+        - as in `{generator}`, `num_rows` and `batch_size` included (the `RowIndices` step
+          feeding this one takes both from here when the pipeline runs).
+
+    Input columns:
+        - row_index (`int`): the global index of the row to make.
+
+    Output columns:
+        - as in `{generator}`.
+"""
+
+
+def row_index_step(generator: str) -> Callable[[C], C]:
+    """Class decorator of the twin of generator step `generator` that is a normal step fed by
+    `RowIndices` (`MagpieSamplerStep`, `MagpieSFTStep`): adds to its docstring the sections that
+    every such twin has (all of the generator's settings and columns, and one input column)."""
+    return with_sections(ROW_INDEX_STEP_SECTIONS.format(generator=generator), before="Categories")
+
+
+@cites_magpie
+@row_index_step("MagpieSampler")
 class MagpieSamplerStep(QuerySampling, Task):
     """`MagpieSampler` as a normal step: it makes the rows whose global indices it receives
     (from `RowIndices`), so distilabel can run it in several replicas (it forces generator steps
@@ -311,39 +329,12 @@ class MagpieSamplerStep(QuerySampling, Task):
     Exact duplicates are not flagged here (a replica sees only part of the rows): a
     `FinalizeRows` step after it flags them over all rows, across replicas and resumed runs.
 
-    Attributes:
-        (all of `MagpieSampler`'s)
-        batch_size: rows per engine call; the pipeline's `RowIndices` sends batches of this size.
-
-    Runtime parameters:
-        - as in `MagpieSampler`, `num_rows` and `batch_size` included (the `RowIndices` step
-          feeding this one takes both from here when the pipeline runs).
-
-    Input columns:
-        - row_index (`int`): the global index of the row to make.
-
-    Output columns:
-        - as in `MagpieSampler`.
-
     Categories:
         - text-generation
         - instruction
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
 
     Examples:
         Queries in two replicas:

@@ -7,24 +7,19 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import StepInput
 from pydantic import Field
 
-from distilabel_magpie.engines.base import SamplingParams
-from distilabel_magpie.generation.responder import AnswerPromptMixin, answer_rows
-from distilabel_magpie.generation.sampler import MagpieSampler, MagpieSamplerStep, sample_row_batches
+from distilabel_magpie.docstrings import cites_magpie
+from distilabel_magpie.generation.responder import AnswerPromptMixin, AnswerSampling, answer_rows
+from distilabel_magpie.generation.sampler import (
+    MagpieSampler, MagpieSamplerStep, row_index_step, sample_row_batches)
 
 if TYPE_CHECKING:
     from distilabel.typing import GeneratorStepOutput, StepColumns, StepOutput
 
 
-class SFTAnswers(AnswerPromptMixin):
+class SFTAnswers(AnswerSampling, AnswerPromptMixin):
     """The answer settings of `MagpieSFTGenerator` and `MagpieSFTStep` (their queries are
     `MagpieSampler`'s)."""
 
-    response_temperature: RuntimeParameter[float] = Field(ge=0, default=0.0, description="Answer temperature (0: greedy).")
-    response_top_p: RuntimeParameter[float] = Field(gt=0, le=1, default=1.0, description="Answer nucleus sampling.")
-    response_max_new_tokens: RuntimeParameter[int] = Field(
-        ge=1, default=512, description="Token limit of an answer, its reasoning included.")
-    response_repetition_penalty: RuntimeParameter[float] = Field(
-        gt=0, default=1.0, description="Answer repetition penalty (1.0: off, the paper; 1.1 keeps small models out of loops).")
     response_thinking: Optional[RuntimeParameter[Literal["on", "off"]]] = Field(
         default=None, description="Thinking mode of the answer prompts: 'on' or 'off' through the template's own "
         "switch, null for the template's default (`thinking` is that of the queries).")
@@ -39,14 +34,8 @@ class SFTAnswers(AnswerPromptMixin):
     def outputs(self) -> "StepColumns":
         return super().outputs + ["response", "reasoning", "response_status"]
 
-    def response_params(self) -> SamplingParams:
-        return SamplingParams(
-            max_new_tokens=self.response_max_new_tokens, temperature=self.response_temperature,
-            top_p=self.response_top_p, repetition_penalty=self.response_repetition_penalty,
-            stop=tuple(self.answer_template.response_stop), seed=self.seed,
-            repetition_ngram=self.repetition_ngram)
 
-
+@cites_magpie
 class MagpieSFTGenerator(SFTAnswers, MagpieSampler):
     """`MagpieSampler` followed by `MagpieResponder` inside one step, sharing one loaded model.
 
@@ -89,19 +78,6 @@ class MagpieSFTGenerator(SFTAnswers, MagpieSampler):
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
 
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
-
     Examples:
         Single-turn SFT rows on the embedded model:
 
@@ -121,25 +97,13 @@ class MagpieSFTGenerator(SFTAnswers, MagpieSampler):
             yield answer_rows(self, rows, params), last
 
 
+@cites_magpie
+@row_index_step("MagpieSFTGenerator")
 class MagpieSFTStep(SFTAnswers, MagpieSamplerStep):
     """`MagpieSFTGenerator` as a normal step fed by `RowIndices`: distilabel can run it in several
     replicas (generator steps are forced to one), and row `i` is the same as the generator's row
     `i` whatever replica or batch makes it. Follow it with `FinalizeRows`, which flags exact
     duplicates across replicas and clears their answers.
-
-    Attributes:
-        (all of `MagpieSFTGenerator`'s)
-        batch_size: rows per engine call; the pipeline's `RowIndices` sends batches of this size.
-
-    Runtime parameters:
-        - as in `MagpieSFTGenerator`, `num_rows` and `batch_size` included (the `RowIndices` step
-          feeding this one takes both from here when the pipeline runs).
-
-    Input columns:
-        - row_index (`int`): the global index of the row to make.
-
-    Output columns:
-        - as in `MagpieSFTGenerator`.
 
     Categories:
         - text-generation
@@ -147,19 +111,6 @@ class MagpieSFTStep(SFTAnswers, MagpieSamplerStep):
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
 
     Examples:
         The default pipeline's shape, with two replicas:
