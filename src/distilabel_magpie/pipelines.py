@@ -50,18 +50,11 @@ def build_sft_pipeline(
 
     One step samples queries and answers them with the same loaded model (two llama.cpp steps
     would compete for the same cores); `--param magpie_sft.resources.replicas=N` (or
-    `distilabel-magpie run --replicas N`) runs it N times, e.g. one per Ray node or server. Queries: T=1.0, top_p=1.0 (paper), up to 128 tokens,
-    with min_p=0.02: of 96 queries (256-token limit), 94 instead of 81 ended on their own, in
-    4511 instead of 7355 generated tokens; distinct openings (first four words) 68 against 65.
-    Answers: greedy (paper), up to 256 new tokens, with a repetition penalty of 1.1: greedy
-    SmolLM2-135M loops, and on 32 queries the penalty took the answers that end on their own
-    within 256 tokens from 12 to 17 (1.2: 18). Answers are written under the system prompt
-    `BRIEF_ANSWERS` (queries are sampled without it): on 40 queries, answers that end within
-    256 tokens went from 23 to 34, in 4704 instead of 6435 generated tokens, while the answers
-    that ended anyway kept their length (95 against 92 tokens on average). Stopping queries at
-    the first newline (the official early stopping, `early_stop_newline`) makes every query
-    usable on SmolLM2-135M but cuts many mid-thought; measured over 48 rows it gave fewer
-    accepted pairs per minute (6.9 against 8.0 without), so it is off.
+    `distilabel-magpie run --replicas N`) runs it N times, e.g. one per Ray node or server.
+    Queries: T=1.0, top_p=1.0 (paper), min_p=0.02, up to 128 tokens, not stopped at the first
+    newline. Answers: greedy (paper), up to 256 new tokens, repetition penalty 1.1, written under
+    the system prompt `BRIEF_ANSWERS` (queries are sampled without it). The measurements behind
+    these defaults: docs/defaults.md.
     """
     with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
         rows, finalize = _rows(num_rows, batch_size)
@@ -94,8 +87,7 @@ def build_chat_pipeline(
     """Multi-turn SFT data (`messages` column): first turns from `MagpieSFTStep`, then
     `n_turns` more with `MagpieMultiTurn`. A failed answer ends a conversation, so the answers
     suit SmolLM2-135M: up to 768 tokens (they often pass 256), sampled at T=0.7, top_p=0.9 with a
-    repetition penalty of 1.1. Measured on 32 queries, answers that end on their own: 29 of 32,
-    against 20 without the penalty and 14 greedily (which loops). The two steps run in parallel
+    repetition penalty of 1.1 (measurements: docs/defaults.md). The two steps run in parallel
     processes, so each default llama.cpp engine gets one thread (two threads each on a 2-core
     machine make their spin-waiting thread pools fight); `llm` replaces both engines."""
     # Every turn, first or later, is sampled the same way.

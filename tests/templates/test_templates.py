@@ -14,7 +14,7 @@ from distilabel_magpie.errors import MagpieError
 
 S = "@@Q@@"
 
-# The official Magpie pre-query templates (DESIGN.md §2) with each preset's default choices.
+# The official Magpie pre-query templates with each preset's default choices.
 OFFICIAL = {
     "llama3": "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n",
     "llama3.1": "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n",

@@ -1,4 +1,4 @@
-"""Magpie-PO preference pairs (paper §5 / DESIGN §1.8): k sampled responses per query, scored by a
+"""Magpie-PO preference pairs (Magpie paper §5): k sampled responses per query, scored by a
 reward model, chosen = best, rejected = worst — with an explicit minimum margin and tie policy.
 
 Three composable steps: `SampleCandidates` (k responses in one engine call, sharing the prompt

@@ -1,4 +1,4 @@
-"""LLM judge tags (Magpie paper §3 / DESIGN §1.4): input quality, difficulty (with intent and the
+"""LLM judge tags (Magpie paper §3): input quality, difficulty (with intent and the
 knowledge needed) and task category, one short prompt per tag so that small judges cope.
 
 Raw-completion backends that can constrain output (llama.cpp, and completion servers that take a
