@@ -20,7 +20,7 @@ from distilabel.pipeline import Pipeline
 from distilabel_magpie.engines.llamacpp import LlamaCppEngine
 from distilabel_magpie.engines.server import CompletionServerEngine
 from distilabel_magpie.generation import FinalizeRows, MagpieMultiTurn, MagpieSFTStep, RowIndices
-from distilabel_magpie.storage.save import SaveDataset
+from distilabel_magpie.output.save import SaveDataset
 
 # Small models ramble past a short answer budget; asked for a few sentences they end in time.
 BRIEF_ANSWERS = "You are a helpful assistant. Answer in a few sentences."
