@@ -20,7 +20,7 @@ from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.curation.recipes import row_hash
-from distilabel_magpie.docstrings import cites_magpie
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.storage.columns import require_columns
 

@@ -19,7 +19,7 @@ from distilabel.steps.base import GlobalStep, StepInput
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.base import DropCounter
-from distilabel_magpie.docstrings import cites_magpie
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.scoring.parsing import DIFFICULTY_LEVELS, QUALITY_LEVELS
 from distilabel_magpie.storage.columns import require_columns

@@ -7,7 +7,7 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import Task
 from pydantic import Field
 
-from distilabel_magpie.docstrings import cites_magpie
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row

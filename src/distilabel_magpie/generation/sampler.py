@@ -16,7 +16,7 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks.base import GeneratorTask, Task
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.docstrings import cites_magpie, with_sections
+from distilabel_magpie.generation.docstrings import cites_magpie, with_sections
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata

@@ -7,7 +7,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import StepInput
 from pydantic import Field
 
-from distilabel_magpie.docstrings import cites_magpie
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.generation.responder import AnswerPromptMixin, AnswerSampling, answer_rows
 from distilabel_magpie.generation.sampler import (
     MagpieSampler, MagpieSamplerStep, row_index_step, sample_row_batches)
