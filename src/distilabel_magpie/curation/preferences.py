@@ -19,6 +19,7 @@ from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.engines import CompletionEngine, SamplingParams, raw_engine
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import seeded_per_row
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.storage.columns import require_columns
 from distilabel_magpie.templates import MagpieTemplate
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from distilabel.typing import ChatType, StepColumns, StepOutput
 
 
+@cites_magpie
 class SampleCandidates(UsesRuntime, Task):
     """Samples k responses per query in one call per batch, so the k samples of a query share one
     prefill (the engine's `n`).
@@ -56,18 +58,6 @@ class SampleCandidates(UsesRuntime, Task):
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpie,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL}
-        }
-        ```
 
     Examples:
         Five answers per query from the embedded model:
@@ -141,6 +131,7 @@ class SampleCandidates(UsesRuntime, Task):
         yield inputs
 
 
+@cites_magpie
 class PreferencePairs(DropCounter, Step):
     """Builds one preference pair per query from scored candidates: chosen = best, rejected =
     worst. Rows without a valid pair are dropped and counted by reason.
@@ -186,18 +177,6 @@ class PreferencePairs(DropCounter, Step):
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
         - [TRL dataset formats](https://huggingface.co/docs/trl/dataset_formats)
-
-    Citations:
-        ```
-        @misc{xu2024magpie,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL}
-        }
-        ```
 
     Examples:
         Select a pair:

@@ -21,6 +21,7 @@ from distilabel_magpie.engines import CompletionEngine, SamplingParams, check_su
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import merge_metadata
 from distilabel_magpie.generation.cleaning import EMPTY, ERROR, OK, REPETITIVE, SKIPPED, TRUNCATED
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.runtime.step import UsesRuntime
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ def cut_at_fence(text: str, fence: Optional[str] = FENCE, ended: bool = True) ->
     return text.strip(), False
 
 
+@cites_magpie
 class MagpieBaseResponder(UsesRuntime, Task):
     """Answers queries with a *base* model through a URIAL-style few-shot prompt, giving the
     `base_response` whose reward is the Magpie paper's r_base (reward difference r* - r_base,
@@ -184,18 +186,6 @@ class MagpieBaseResponder(UsesRuntime, Task):
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
         - [The Unlocking Spell on Base LLMs: Rethinking Alignment via In-Context Learning (URIAL)](https://arxiv.org/abs/2312.01552)
 
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
 
         ```
         @misc{lin2023unlockingspellbasellms,

@@ -8,6 +8,7 @@ from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.review.connection import ArgillaConnection, ArgillaUnavailable, ensure_dataset
 from distilabel_magpie.review.dataset_settings import (
     FLAG_FIELD,
@@ -234,6 +235,7 @@ class ArgillaReviewStep(ArgillaConnection, UsesRuntime, Step):
         yield rows
 
 
+@cites_magpie
 class PushSFTToArgilla(ArgillaReviewStep):
     """Logs instruction/response pairs to Argilla for human review.
 
@@ -290,19 +292,6 @@ class PushSFTToArgilla(ArgillaReviewStep):
     References:
         - [Argilla 2.x documentation](https://docs.argilla.io/latest/)
         - [Magpie](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
 
     Examples:
         Push generated pairs (to the local review server when no ARGILLA_API_* is set):
@@ -363,6 +352,7 @@ class PushChatToArgilla(ArgillaReviewStep):
     kind: ClassVar[str] = "chat"
 
 
+@cites_magpie
 class PushPreferencesToArgilla(ArgillaReviewStep):
     """Logs preference pairs (TRL DPO format) to Argilla for human review.
 
@@ -397,19 +387,6 @@ class PushPreferencesToArgilla(ArgillaReviewStep):
     References:
         - [Magpie-PO](https://arxiv.org/abs/2406.08464)
         - [TRL dataset formats](https://huggingface.co/docs/trl/dataset_formats)
-
-    Citations:
-        ```
-        @misc{xu2024magpiealignmentdatasynthesis,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL},
-            url={https://arxiv.org/abs/2406.08464},
-        }
-        ```
 
     Examples:
         ```python

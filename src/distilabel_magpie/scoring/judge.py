@@ -20,6 +20,7 @@ from distilabel.steps.tasks.base import Task
 from pydantic import Field, PrivateAttr, field_validator
 
 from distilabel_magpie.engines import CompletionEngine, SamplingParams, raw_engine
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.llm import rate
 from distilabel_magpie.scoring.parsing import (
@@ -100,6 +101,7 @@ def schema_for(tag: str) -> str:
     return json.dumps(schema)
 
 
+@cites_magpie
 class MagpieJudge(UsesRuntime, Task):
     """Tags queries with an LLM judge: input quality, difficulty (with intent and knowledge) and
     task category, using the Magpie paper's label sets and our own short prompts.
@@ -146,18 +148,6 @@ class MagpieJudge(UsesRuntime, Task):
 
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
-
-    Citations:
-        ```
-        @misc{xu2024magpie,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL}
-        }
-        ```
 
     Examples:
         Judge queries with the embedded model (grammar-constrained):

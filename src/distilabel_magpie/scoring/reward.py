@@ -19,6 +19,7 @@ from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.engines.reward_models import load_reward_model
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.runtime.step import UsesRuntime
 from distilabel_magpie.scoring.tiny import TINY_REWARD_MODEL, tiny_reward_model_path
 from distilabel_magpie.storage.columns import require_columns
@@ -162,6 +163,7 @@ def _scored_messages(messages: Sequence[dict], include_reasoning: bool, tags: Se
     return out
 
 
+@cites_magpie
 class RewardModelLabeler(UsesRuntime, Step):
     """Scores responses with a Hugging Face sequence-classification reward model: one float per
     response, the same whatever the batch size or padding side.
@@ -219,18 +221,6 @@ class RewardModelLabeler(UsesRuntime, Step):
     References:
         - [Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing](https://arxiv.org/abs/2406.08464)
         - [Skywork-Reward](https://huggingface.co/Skywork/Skywork-Reward-Llama-3.1-8B-v0.2)
-
-    Citations:
-        ```
-        @misc{xu2024magpie,
-            title={Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing},
-            author={Zhangchen Xu and Fengqing Jiang and Luyao Niu and Yuntian Deng and Radha Poovendran and Yejin Choi and Bill Yuchen Lin},
-            year={2024},
-            eprint={2406.08464},
-            archivePrefix={arXiv},
-            primaryClass={cs.CL}
-        }
-        ```
 
     Examples:
         Score responses:
