@@ -9,6 +9,10 @@ class MagpieError(Exception):
     a multi-line ValidationError, and this message must reach the user as it is."""
 
 
+class ArgillaUnavailable(MagpieError):
+    """The Argilla server did not answer (connection error, timeout, 5xx): worth trying again later."""
+
+
 class ChatTemplateError(MagpieError):
     """A chat template could not be rendered for the given messages."""
 

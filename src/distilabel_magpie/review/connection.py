@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import BaseModel, Field, SecretStr
 
-from distilabel_magpie.errors import MagpieError, one_line
+from distilabel_magpie.errors import ArgillaUnavailable, MagpieError, one_line
 from distilabel_magpie.review.dataset_settings import (
     build_settings,
     has_flag,
@@ -89,17 +89,13 @@ class ArgillaConnection(BaseModel):
         return connect(self.api_url, secret_value(self.api_key))
 
 
-class ArgillaUnavailable(MagpieError):
-    """The server did not answer (connection error, timeout, 5xx): worth trying again later."""
-
-
 def get_dataset(client: "rg.Argilla", name: str, workspace: Optional[str] = None) -> Optional["rg.Dataset"]:
     import httpx
 
     try:
         return client.datasets(name=name, workspace=workspace)
     except httpx.TransportError as e:
-        raise ArgillaUnavailable(f"cannot look up Argilla dataset {name!r}: {type(e).__name__}: {e}") from None
+        raise ArgillaUnavailable(f"cannot look up Argilla dataset {name!r}: {one_line(e)}") from None
     except Exception as e:
         raise MagpieError(f"cannot look up Argilla dataset {name!r}: {one_line(e)}") from None
 

@@ -7,9 +7,9 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps.base import Step, StepInput
 from pydantic import Field, PrivateAttr
 
-from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.errors import ArgillaUnavailable, MagpieError
 from distilabel_magpie.generation.docstrings import cites_magpie
-from distilabel_magpie.review.connection import ArgillaConnection, ArgillaUnavailable, ensure_dataset
+from distilabel_magpie.review.connection import ArgillaConnection, ensure_dataset
 from distilabel_magpie.review.dataset_settings import (
     FLAG_FIELD,
     REASONING_FIELD,
