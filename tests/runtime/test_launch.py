@@ -187,7 +187,8 @@ def _no_ray_left(tmpdir: Path) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("sig,when", [(signal.SIGTERM, "early"), (signal.SIGKILL, "early"),
-                                      (signal.SIGTERM, "last stage"), (signal.SIGKILL, "last stage")])
+                                      (signal.SIGTERM, "last stage"), (signal.SIGKILL, "last stage")],
+                         ids=["SIGTERM-early", "SIGKILL-early", "SIGTERM-last-stage", "SIGKILL-last-stage"])
 def test_a_ray_run_killed_resumes_with_the_same_command(reference, tmp_path, sig, when):
     """A `--ray` run (two replicas) killed with a real signal, to the whole process group as a
     scheduler or a time limit does: after its first generation batch, or once its last stage
