@@ -9,8 +9,8 @@ there once and flags exact duplicates across replicas, the same way on every run
 
 The generation step owns `num_rows` and `batch_size` (the documented `--param magpie_sft.num_rows`
 keeps working); `RowIndices.prepare_run` copies them to the `RowIndices` (and `num_rows` to the
-`FinalizeRows` after it) before a run (the runtime calls it; with the runtime switched off, set
-`row_indices.num_rows` as well).
+`FinalizeRows` after it) before a run (the runtime calls it; with the runtime switched off, the
+`num_rows` of all three must be set where the pipeline is defined).
 """
 
 
