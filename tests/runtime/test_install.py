@@ -110,3 +110,24 @@ def test_each_copied_distilabel_method_is_the_source_it_was_copied_from(name, di
     func = getattr(getattr(importlib.import_module(module), cls), method)
     func = getattr(func, "__wrapped__", func)  # the original if the mends are installed here
     assert hashlib.sha256(inspect.getsource(func).encode()).hexdigest() == digest
+
+
+@pytest.mark.e2e
+def test_our_pipeline_runs_without_the_mends_when_switched_off(tmp_path):
+    """`distilabel pipeline run --config` on our YAML with the runtime off: distilabel's own run
+    machinery, our steps unchanged (num_rows set in the YAML, as the runtime no longer copies it)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    config = tmp_path / "sft.yaml"
+    config.write_text((root / "pipelines" / "magpie-sft.yaml").read_text().replace("num_rows: 100", "num_rows: 4"))
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "distilabel"), "pipeline", "run", "--config", str(config), "--ignore-cache",
+         "--param", "magpie_sft.max_new_tokens=16", "--param", "magpie_sft.response_max_new_tokens=16",
+         "--param", f"save_dataset.output_dir={tmp_path / 'out'}",
+         "--param", "magpie_sft.no_such_field=1"],  # mended: refused; distilabel alone: a warning
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "DISTILABEL_MAGPIE_RUNTIME": "off", "DISTILABEL_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = (tmp_path / "out" / "data.jsonl").read_text().splitlines()
+    assert len(rows) == 4
