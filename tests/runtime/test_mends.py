@@ -25,20 +25,6 @@ from distilabel_magpie.runtime import batch_flow, guard, ray_watch, run_state
 assert runtime.install(), "the mends must install on the pinned distilabel"
 
 
-class Fails(Step):
-    @property
-    def inputs(self):
-        return ["a"]
-
-    @property
-    def outputs(self):
-        return ["b"]
-
-    def process(self, inputs: StepInput):
-        raise RuntimeError("boom")
-        yield  # a generator, as distilabel's steps are
-
-
 class Adds(Step):
     factor: int = 1
 
@@ -52,6 +38,12 @@ class Adds(Step):
 
     def process(self, inputs: StepInput):
         yield [{**row, "b": row["a"] * self.factor} for row in inputs]
+
+
+class Fails(Adds):
+    def process(self, inputs: StepInput):
+        raise RuntimeError("boom")
+        yield  # a generator, as distilabel's steps are
 
 
 def _pipeline(factor: int = 1) -> Pipeline:
