@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
 
 SFT_FORMATS = ("messages", "sharegpt", "alpaca")
-_SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
+ROLES = ("system", "user", "assistant")
+_SHAREGPT_ROLES = dict(zip(ROLES, ("system", "human", "gpt")))
 DPO_COLUMNS = ("prompt", "chosen", "rejected", "chosen_score", "rejected_score", "margin")
 REASONING_FORMATS = ("field", "inline", "drop")
 
@@ -38,8 +39,8 @@ def conversation(row: dict) -> Optional[list[dict]]:
     there is no answered turn. Assistant reasoning is kept in `reasoning_content`."""
     messages = row.get("messages")
     if messages:
-        return [_message(m["role"], m["content"], next((m[k] for k in REASONING_FIELDS if m.get(k) is not None), None))
-                for m in messages]
+        return [_message(m.get("role"), m.get("content"),
+                         next((m[k] for k in REASONING_FIELDS if m.get(k) is not None), None)) for m in messages]
     if isinstance(row.get("instruction"), str) and isinstance(row.get("response"), str) and row["response"]:
         return [_message("user", row["instruction"]), _message("assistant", row["response"], row.get("reasoning"))]
     return None
@@ -68,18 +69,37 @@ def _with_reasoning(conv: list[dict], how: str, tags: Sequence[str]) -> list[dic
     return out
 
 
+def chat_problem(conv: list[dict]) -> Optional[str]:
+    """Why a message list is no chat a trainer can take, or None: chat templates render any role
+    name as it is (a `gpt` or `human` turn trains silently on the wrong tokens) and some refuse
+    turns out of order. A chat is an optional system message, then user and assistant in turn."""
+    roles = [m["role"] for m in conv]
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        return f"unknown role {unknown[0]!r}"
+    turns = roles[1:] if roles[0] == "system" else roles
+    if turns != ["user", "assistant"] * (len(turns) // 2) + ["user"] * (len(turns) % 2):
+        return "turns out of order"
+    if not all(isinstance(m["content"], str) for m in conv):
+        return "message without text"
+    return None
+
+
 def to_sft(row: dict, fmt: str, reasoning_format: Optional[str] = None,
            tags: Sequence[str] = DEFAULT_TAGS) -> tuple[Optional[dict], Optional[str]]:
     """The row in an SFT format, or why it cannot be expressed in it; its reasoning in
     `reasoning_format` (see the module docstring), inline between `tags`."""
     conv = conversation(row)
-    if conv is None or conv[-1]["role"] != "assistant":
+    problem = chat_problem(conv) if conv else None
+    if problem is not None:
+        return None, problem
+    if conv is None or conv[-1]["role"] != "assistant" or not conv[-1]["content"]:
         return None, "no answered turn"
     conv = _with_reasoning(conv, reasoning_format_of(fmt, reasoning_format), tags)
     if fmt == "messages":
         return {"messages": conv}, None
     if fmt == "sharegpt":
-        return {"conversations": [{"from": _SHAREGPT_ROLES.get(m["role"], m["role"]), "value": m["content"]}
+        return {"conversations": [{"from": _SHAREGPT_ROLES[m["role"]], "value": m["content"]}
                                   for m in conv]}, None
     if fmt == "alpaca":
         turns = [m for m in conv if m["role"] != "system"]
@@ -93,7 +113,8 @@ def to_sft(row: dict, fmt: str, reasoning_format: Optional[str] = None,
 
 class FormatSFT(DropCounter, Step):
     """Adds the SFT columns of one format: `messages` (OpenAI / TRL), `conversations` (ShareGPT)
-    or `instruction`/`input`/`output` (Alpaca). Rows without an answered turn are dropped and
+    or `instruction`/`input`/`output` (Alpaca). Rows without an answered turn, or whose messages
+    are no chat (a role other than system/user/assistant, turns out of order), are dropped and
     counted.
 
     Reasoning (the `reasoning` column, or `reasoning_content` of assistant messages) is kept as
