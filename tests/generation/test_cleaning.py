@@ -74,3 +74,49 @@ def test_repetition_guard_fires_on_the_third_occurrence_only():
         seen.append(t)
         fired.append(guard.looping(seen))
     assert fired == [False, False, False, False, False, True]
+
+
+QWEN25 = get_preset("qwen2.5")
+QWEN_SYSTEM = QWEN25.default_system_turn  # "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. ..."
+
+
+def test_queries_that_carry_their_own_answer_are_self_answered():
+    """Forms seen in Qwen2.5-Coder-1.5B's queries: a quiz with its key, a Q:/A: pair."""
+    quiz = "Which of the following animals is a mammal?\nA. Shark\nB. Frog\nC. Elephant\nThe answer is: C. Elephant"
+    assert clean_query(c(quiz), CHATML) == (quiz.rsplit("\n", 1)[0], "self_answered")
+    assert clean_query(c('Q: Who is the author of "The Alchemist"?\nA: Paulo Coelho'), CHATML) == (
+        'Who is the author of "The Alchemist"?', "self_answered")
+    assert clean_query(c("What is 2+2? A: 4"), CHATML) == ("What is 2+2?", "self_answered")
+    assert clean_query(c("Solve x + 1 = 2.\nSolution: x = 1"), CHATML) == ("Solve x + 1 = 2.", "self_answered")
+    assert clean_query(c("Explain recursion. The correct answer is: a function calling itself"), CHATML)[1] == \
+        "self_answered"
+
+
+def test_queries_that_only_mention_an_answer_stay_ok():
+    for query in ("I think the answer is 5, but my teacher says 6. Who is right?",
+                  "Write a function that returns the answer to a yes/no question.",
+                  "Given A: a list and B: a dict, merge them.",
+                  "What is the answer to life, the universe and everything?"):
+        assert clean_query(c(query), CHATML) == (query, "ok"), query
+
+
+def test_identity_names_come_from_the_system_turn():
+    from distilabel_magpie.generation.cleaning import identity_names, system_text
+
+    assert identity_names(QWEN_SYSTEM) == ("Qwen", "Alibaba Cloud")
+    assert identity_names("You are a helpful AI assistant named SmolLM, trained by Hugging Face") == (
+        "SmolLM", "Hugging Face")
+    assert identity_names("You are a helpful assistant. Be brief.") == ()
+    assert system_text(QWEN25, None) == QWEN_SYSTEM
+    assert system_text(QWEN25.with_options(default_system=False), None) is None
+    assert system_text(QWEN25, "You are a tutor.") == "You are a tutor."
+
+
+def test_queries_naming_the_model_from_the_system_turn_are_identity_echo():
+    assert clean_query(c("Hi Qwen! Can you help me write a sorting function?"), CHATML, QWEN_SYSTEM) == (
+        "Hi Qwen! Can you help me write a sorting function?", "identity_echo")
+    assert clean_query(c("What services does alibaba cloud offer?"), CHATML, QWEN_SYSTEM)[1] == "identity_echo"
+    # the same text under a system turn that names no one, or a word that only contains the name
+    assert clean_query(c("Hi Qwen! Can you help me?"), CHATML, "You are a tutor.")[1] == "ok"
+    assert clean_query(c("How does cloud computing work?"), CHATML, QWEN_SYSTEM)[1] == "ok"
+    assert clean_query(c("Explain Qwenlike tokenizers."), CHATML, QWEN_SYSTEM)[1] == "ok"

@@ -15,6 +15,9 @@ OK, EMPTY, TRUNCATED, REPETITIVE, LEAKED_ROLE, DUPLICATE, WRONG_LANGUAGE, ERROR,
     "ok", "empty", "truncated", "repetitive", "leaked_role", "duplicate", "wrong_language", "error", "skipped")
 # The reasoning of an answer ran to the token limit before it ended: there is no answer.
 REASONING_TRUNCATED = "reasoning_truncated"
+# A query that carries its own answer (a quiz with "The answer is: C", a Q:/A: pair), and one that
+# talks about the model's identity named in the system turn ("What can you do, Qwen?").
+SELF_ANSWERED, IDENTITY_ECHO = "self_answered", "identity_echo"
 
 # "Question: ...", "### Instruction: ...", "User: ..." at the start of a query.
 _LABEL = re.compile(
@@ -24,14 +27,56 @@ _LABEL = re.compile(
 _ROLE_LINE = re.compile(
     r"(?:^|\n)\s*(?:#{1,6}\s*)?\**(?:assistant|ai|bot|gpt|response|answer|system)\**\s*[:：]", re.IGNORECASE)
 
+# Where a query's own answer starts: "The answer is:" / "Correct answer:" / "Solution:" opening a
+# line (or a sentence, with its colon), and "A:" opening a line or following the question mark.
+# "I think the answer is 5, am I right?" has no colon and stays a query.
+_ANSWER_START = re.compile(
+    r"(?:^|\n)\s*\**(?:the\s+)?(?:correct\s+|right\s+|final\s+)?answer\s+is\b"
+    r"|(?:^|[\n.?!]\s*)\**(?:the\s+)?(?:correct\s+|right\s+|final\s+)?answer(?:\s+is)?\s*\**\s*[:：]"
+    r"|(?:^|\n)\s*\**(?:solution|correct answer)\**\s*[:：]"
+    r"|(?:^|\n|(?<=\?))\s*\**a\**\s*[:：]\s*\S", re.IGNORECASE)
+# The model's name and maker in a system turn: "You are Qwen, created by Alibaba Cloud",
+# "a helpful AI assistant named SmolLM, trained by Hugging Face".
+_WORD = r"[A-Z][\w+-]*(?:\.[\w+-]+)*"  # "Qwen", "Qwen2.5", "SmolLM", not a sentence's full stop
+_NAME = rf"({_WORD}(?:[ \t]+{_WORD})*)"
+_IDENTITY = re.compile(rf"\b(?i:you are|you're|named|called|i am)\s+{_NAME}"
+                       rf"|\b(?i:created|trained|developed|made|built)\s+(?i:by)\s+{_NAME}")
+
+
+def identity_names(system_text: Optional[str]) -> tuple[str, ...]:
+    """The names a system turn gives the model and its maker (none for "You are a helpful assistant")."""
+    if not system_text:
+        return ()
+    text = re.sub(r"<[^<>\s]*>", " ", system_text)  # role markers such as <|im_start|>
+    return tuple(dict.fromkeys(n for m in _IDENTITY.finditer(text) for n in m.groups() if n))
+
+
+def system_text(template: MagpieTemplate, system_prompt: Optional[str]) -> Optional[str]:
+    """The system turn a query is sampled under: the prompt's own, else the template's default."""
+    return system_prompt or (template.default_system_turn if template.default_system else None)
+
+
+def _self_check(text: str, names: tuple[str, ...]) -> Optional[tuple[str, str]]:
+    """(text, status) when an ok-looking query answers itself or echoes the system turn's names."""
+    answer = _ANSWER_START.search(text)
+    if answer is not None:
+        return text[: answer.start()].strip(), SELF_ANSWERED
+    for name in names:
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE):
+            return text, IDENTITY_ECHO
+    return None
+
 
 def normalize(text: str) -> str:
     """Key for exact-duplicate detection: case, spacing and Unicode form do not matter."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def clean_query(completion: Completion, template: MagpieTemplate) -> tuple[str, str]:
-    """(clean text, status). Status precedence: error > truncated/repetitive > leaked_role > empty > ok."""
+def clean_query(completion: Completion, template: MagpieTemplate,
+                system_text: Optional[str] = None) -> tuple[str, str]:
+    """(clean text, status). Status precedence: error > truncated/repetitive > leaked_role >
+    self_answered > identity_echo > empty > ok. `system_text`: the system turn the query was
+    sampled under (the model's name in it makes `identity_echo`)."""
     if completion.finish_reason == "error":
         return "", ERROR
     text = completion.text
@@ -44,7 +89,9 @@ def clean_query(completion: Completion, template: MagpieTemplate) -> tuple[str, 
     role = _ROLE_LINE.search(text)
     if role is not None:
         return text[: role.start()].strip(), LEAKED_ROLE
-    return (text, OK) if text else ("", EMPTY)
+    if not text:
+        return "", EMPTY
+    return _self_check(text, identity_names(system_text)) or (text, OK)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
-from distilabel_magpie.generation.cleaning import OK, clean_query, clean_response
+from distilabel_magpie.generation.cleaning import OK, clean_query, clean_response, system_text
 from distilabel_magpie.generation.responder import AnswerSampling
 from distilabel_magpie.templates import PAPER_FOLLOWUP_SYSTEM_PROMPT
 from distilabel_magpie.templates.render import REASONING_FIELDS
@@ -203,15 +203,16 @@ class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
             if not active:
                 break
             query_params, answer_params = self._params(turn)
-            prompts = []
+            prompts, systems = [], []
             for s in active:
                 own_system = s["messages"][0]["content"] if s["messages"][0]["role"] == "system" else None
                 history = [m for m in s["messages"] if m["role"] != "system"]
                 prompts.append(template.pre_query(self.followup_system_prompt or own_system, history))
+                systems.append(system_text(template, self.followup_system_prompt or own_system))
             queries = [c[0] for c in engine.complete(prompts, seeded_per_row(query_params, [s["row"] for s in active]))]
             answering = []
-            for s, prompt, completion in zip(active, prompts, queries):
-                text, status = clean_query(completion, template)
+            for s, prompt, system, completion in zip(active, prompts, systems, queries):
+                text, status = clean_query(completion, template, system)
                 s["log"].append({"turn": len(s["messages"]) // 2 + 1, "query_prompt": prompt,
                                  "query_finish_reason": completion.finish_reason,
                                  "query_tokens": completion.completion_tokens})

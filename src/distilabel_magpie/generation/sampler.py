@@ -20,7 +20,14 @@ from distilabel_magpie.generation.docstrings import cites_magpie, with_sections
 from distilabel_magpie.engines.base import SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata
-from distilabel_magpie.generation.cleaning import DUPLICATE, OK, WRONG_LANGUAGE, clean_query, normalize
+from distilabel_magpie.generation.cleaning import (
+    DUPLICATE,
+    OK,
+    WRONG_LANGUAGE,
+    clean_query,
+    normalize,
+    system_text,
+)
 from distilabel_magpie.generation.control import detect_language, domain_prompt, language_code, language_system_prompt
 from distilabel_magpie.generation.system_prompts import SystemPromptSampler
 
@@ -143,7 +150,7 @@ class QuerySampling(MagpieLLMMixin):
 
     def _row(self, index: int, choice, prompt: str, completion, params: SamplingParams,
              seed: Optional[int]) -> Dict[str, Any]:
-        text, status = clean_query(completion, self.magpie_template)
+        text, status = clean_query(completion, self.magpie_template, system_text(self.magpie_template, choice.text))
         detected = None
         if self.language is not None and status == OK:
             detected = detect_language(text)
@@ -202,7 +209,9 @@ class MagpieSampler(QuerySampling, GeneratorTask):
 
     Every query is kept as a row; `instruction_status` says whether it is usable (`ok`) or why
     not (`empty`, `truncated` = hit the token limit, `repetitive` = ended in a loop (see
-    `repetition_ngram`), `leaked_role` = the model wrote a dialogue,
+    `repetition_ngram`), `leaked_role` = the model wrote a dialogue, `self_answered` = the query
+    carries its own answer ("The answer is: C", a `Q:`/`A:` pair; cut before it), `identity_echo`
+    = it names the model or maker from the system turn ("Hi Qwen, ..."),
     `duplicate` = exact repeat of a query of a lower row index, `error`). Queries are cleaned:
     stripped, cut at leaked role markers, "Question:"-style labels removed. The prompt is exactly
     the model's chat template rendering (with the chosen system prompt), tokenised without
@@ -247,7 +256,7 @@ class MagpieSampler(QuerySampling, GeneratorTask):
         - row_index (`int`): the row's global index, 0 to `num_rows` - 1.
         - instruction (`str`): the cleaned query ('' when empty).
         - instruction_status (`str`): `ok`, `empty`, `truncated`, `repetitive` (looped), `leaked_role`,
-          `duplicate`, `wrong_language` or `error`.
+          `self_answered`, `identity_echo`, `duplicate`, `wrong_language` or `error`.
         - system_prompt_key (`str | None`): which system prompt was used.
         - system_prompt (`str | None`): its text.
         - template (`str`): the chat template preset or source.
