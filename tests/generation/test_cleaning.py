@@ -120,3 +120,10 @@ def test_queries_naming_the_model_from_the_system_turn_are_identity_echo():
     assert clean_query(c("Hi Qwen! Can you help me?"), CHATML, "You are a tutor.")[1] == "ok"
     assert clean_query(c("How does cloud computing work?"), CHATML, QWEN_SYSTEM)[1] == "ok"
     assert clean_query(c("Explain Qwenlike tokenizers."), CHATML, QWEN_SYSTEM)[1] == "ok"
+
+
+def test_a_quiz_with_lettered_options_is_not_an_answer():
+    quiz = 'Q: "The quick brown fox jumps over the lazy dog" is an example of which type of poem?\nA: Haiku\nB: Sonnet'
+    assert clean_query(c(quiz), CHATML) == (quiz[3:], "ok")
+    keyed = "Which planet is largest?\nA: Mars\nB: Jupiter\nThe answer is: B"
+    assert clean_query(c(keyed), CHATML) == ("Which planet is largest?\nA: Mars\nB: Jupiter", "self_answered")

@@ -306,7 +306,8 @@ def load_llama_model(model_path: str | Path, n_gpu_layers: int = 0, verbose: boo
     (see `llamacpp_cpu`)."""
     path = Path(model_path).expanduser()
     if not path.is_file():
-        raise MagpieError(f"model file {path} does not exist; set model_path to a .gguf file")
+        raise MagpieError(f"model file {path} does not exist; set model_path to a .gguf file or a model name "
+                          "(`distilabel-magpie models` lists them)")
     try:
         import llama_cpp
         from llama_cpp._internals import LlamaModel

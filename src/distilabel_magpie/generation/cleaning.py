@@ -28,13 +28,16 @@ _ROLE_LINE = re.compile(
     r"(?:^|\n)\s*(?:#{1,6}\s*)?\**(?:assistant|ai|bot|gpt|response|answer|system)\**\s*[:：]", re.IGNORECASE)
 
 # Where a query's own answer starts: "The answer is:" / "Correct answer:" / "Solution:" opening a
-# line (or a sentence, with its colon), and "A:" opening a line or following the question mark.
-# "I think the answer is 5, am I right?" has no colon and stays a query.
+# line (or a sentence, with its colon). "I think the answer is 5, am I right?" has no colon and
+# stays a query.
 _ANSWER_START = re.compile(
     r"(?:^|\n)\s*\**(?:the\s+)?(?:correct\s+|right\s+|final\s+)?answer\s+is\b"
     r"|(?:^|[\n.?!]\s*)\**(?:the\s+)?(?:correct\s+|right\s+|final\s+)?answer(?:\s+is)?\s*\**\s*[:：]"
-    r"|(?:^|\n)\s*\**(?:solution|correct answer)\**\s*[:：]"
-    r"|(?:^|\n|(?<=\?))\s*\**a\**\s*[:：]\s*\S", re.IGNORECASE)
+    r"|(?:^|\n)\s*\**(?:solution|correct answer)\**\s*[:：]", re.IGNORECASE)
+# The "A:" of a Q:/A: pair, opening a line or following the question mark; not when a "B:" line
+# follows (then A:, B:, ... are a quiz's options).
+_A_LINE = re.compile(r"(?:^|\n|(?<=\?))\s*\**a\**\s*[:：]\s*\S", re.IGNORECASE)
+_B_OPTION = re.compile(r"\n\s*\**b\**\s*[:：.)]", re.IGNORECASE)
 # The model's name and maker in a system turn: "You are Qwen, created by Alibaba Cloud",
 # "a helpful AI assistant named SmolLM, trained by Hugging Face".
 _WORD = r"[A-Z][\w+-]*(?:\.[\w+-]+)*"  # "Qwen", "Qwen2.5", "SmolLM", not a sentence's full stop
@@ -59,6 +62,9 @@ def system_text(template: MagpieTemplate, system_prompt: Optional[str]) -> Optio
 def _self_check(text: str, names: tuple[str, ...]) -> Optional[tuple[str, str]]:
     """(text, status) when an ok-looking query answers itself or echoes the system turn's names."""
     answer = _ANSWER_START.search(text)
+    a_line = _A_LINE.search(text)
+    if a_line is not None and not _B_OPTION.search(text, a_line.end()):
+        answer = a_line if answer is None or a_line.start() < answer.start() else answer
     if answer is not None:
         return text[: answer.start()].strip(), SELF_ANSWERED
     for name in names:

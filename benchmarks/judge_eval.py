@@ -1,0 +1,120 @@
+"""How well the judge's quality tag separates well-formed queries from broken ones.
+
+The labelled set comes from real generations (JSONL rows of `real_queries.py`), by rule:
+- broken: the sampler flagged it (`truncated`, `repetitive`, `leaked_role`, `self_answered`), or
+  an `ok` query of at most one word;
+- good: an `ok` query of 5 to 80 words that starts with a capital letter and ends like a sentence
+  (`?`, `.`, `!`, `:` or a closing code fence).
+Other rows are left out. Reported: pairwise win rate (a good query rated above a broken one; ties
+count half), parse rate, mean rating per group (0 = very poor ... 4 = excellent), seconds per row.
+
+    python benchmarks/judge_eval.py data/qwen-queries.jsonl --judge qwen2.5-coder-1.5b-instruct --per-group 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+import warnings
+from pathlib import Path
+
+BROKEN = ("truncated", "repetitive", "leaked_role", "self_answered")
+SENTENCE_END = re.compile(r"(?:[?.!:]|```)\s*$")
+
+
+def label(row: dict) -> str | None:
+    text, status = (row.get("instruction") or "").strip(), row.get("instruction_status")
+    words = len(text.split())
+    if status in BROKEN and text:
+        return "broken"
+    if status == "ok" and words <= 1 and text:
+        return "broken"
+    if status == "ok" and 5 <= words <= 80 and text[0].isupper() and SENTENCE_END.search(text):
+        return "good"
+    return None
+
+
+def labelled_set(paths: list[str], per_group: int) -> list[dict]:
+    rows = [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line.strip()]
+    groups: dict[str, list[dict]] = {"good": [], "broken": []}
+    for row in rows:
+        kind = label(row)
+        if kind and len(groups[kind]) < per_group:
+            groups[kind].append({"instruction": row["instruction"], "instruction_status": "ok", "label": kind,
+                                 "sampler_status": row.get("instruction_status")})
+    return groups["good"] + groups["broken"]
+
+
+def win_rate(good: list[float], broken: list[float]) -> float:
+    pairs = [(g > b) + 0.5 * (g == b) for g in good for b in broken]
+    return sum(pairs) / len(pairs) if pairs else float("nan")
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("queries", nargs="+", help="JSONL files of real_queries.py")
+    parser.add_argument("--judge", default="qwen2.5-coder-1.5b-instruct")
+    parser.add_argument("--per-group", type=int, default=40)
+    parser.add_argument("--baseline", action="store_true", help="also run the previous prompt (rating first)")
+    parser.add_argument("--n-parallel", type=int, default=8)
+    parser.add_argument("--out", help="write the judged rows here (JSONL)")
+    args = parser.parse_args()
+
+    from fast_paths import cpu_model  # this folder is on sys.path when run as a script
+    from distilabel_magpie.engines import LlamaCppEngine
+    from distilabel_magpie.scoring import judge as judge_module
+    from distilabel_magpie.scoring.parsing import QUALITY_LEVELS
+
+    rows = labelled_set(args.queries, args.per_group)
+    counts = {k: sum(r["label"] == k for r in rows) for k in ("good", "broken")}
+    llm = LlamaCppEngine(model_path=args.judge, n_parallel=args.n_parallel)
+    variants = {"current": (judge_module.PROMPTS["quality"], judge_module._ORDER["quality"])}
+    if args.baseline:
+        variants = {"previous": (PREVIOUS_PROMPT, ["input_quality", "explanation"]), **variants}
+    results = {}
+    judged_rows = []
+    for name, (prompt, order) in variants.items():
+        judge_module.PROMPTS["quality"], judge_module._ORDER["quality"] = prompt, order
+        judge_module.schema_for.cache_clear()
+        judge = judge_module.MagpieJudge(llm=llm, tags=["quality"])
+        judge.load()
+        batch = [dict(r) for r in rows]
+        started = time.monotonic()
+        out = next(judge.process(batch))
+        seconds = time.monotonic() - started
+        score = {level: i for i, level in enumerate(QUALITY_LEVELS)}
+        parsed = [r for r in out if r.get("quality") in score]
+        good = [score[r["quality"]] for r in parsed if r["label"] == "good"]
+        broken = [score[r["quality"]] for r in parsed if r["label"] == "broken"]
+        results[name] = {"win_rate": round(win_rate(good, broken), 3), "parse_rate": round(len(parsed) / len(out), 3),
+                         "mean_good": round(sum(good) / max(len(good), 1), 2),
+                         "mean_broken": round(sum(broken) / max(len(broken), 1), 2),
+                         "seconds_per_row": round(seconds / len(out), 2)}
+        judged_rows += [{**r, "variant": name} for r in out]
+        print(json.dumps({name: results[name]}), flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            for r in judged_rows:
+                f.write(json.dumps({k: r.get(k) for k in ("variant", "label", "sampler_status", "instruction", "quality",
+                                                          "quality_explanation")}, ensure_ascii=False) + "\n")
+    print(json.dumps({"judge": args.judge, "set": counts, "cpu": cpu_model(), **results}))
+
+
+# The prompt before the redesign of the quality judgement (rating first, no examples): the baseline.
+PREVIOUS_PROMPT = (
+    "Rate the quality of the user query below: how clear, specific and coherent it is.\n"
+    "- very poor: unclear, vague or incoherent; essential information is missing.\n"
+    "- poor: somewhat unclear, or important details are missing.\n"
+    "- average: moderately clear and specific; may need some clarification.\n"
+    "- good: clear, specific and well-formed.\n"
+    "- excellent: very clear, specific and well-articulated, with all the context needed.\n\n"
+    "<query>\n{query}\n</query>\n\n"
+    'Answer with JSON only: {{"input_quality": "<very poor|poor|average|good|excellent>", '
+    '"explanation": "<one short sentence>"}}'
+)
+
+if __name__ == "__main__":
+    main()
