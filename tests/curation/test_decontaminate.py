@@ -205,3 +205,15 @@ def test_benchmark_script_smoke():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["recall"] == 1.0 and result["false_flags"] == 0 and result["planted"] > 50
     assert out.stdout.startswith("CPU: ")
+
+
+def test_the_report_counts_contamination_per_benchmark(tmp_path):
+    from distilabel_magpie.report import write_report
+
+    rows = [{"instruction": ITEMS[4]["prompt"]}, {"instruction": ITEMS[9]["prompt"]}, {"instruction": CLEAN[2]}]
+    source = tmp_path / "rows.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["decontaminate", str(source), "--benchmark", "humaneval", "--out", str(tmp_path / "d"), "--drop"]) == 0
+    page = write_report(tmp_path / "d").read_text()
+    assert '<div class="n">2</div><div class="l">contaminated: humaneval</div>' in page
+    assert "contaminated: humaneval (HumanEval/4, ratio 1.0)" in page  # a rejected row's reason

@@ -26,16 +26,16 @@ def summarise(rows: list[dict], rejected: Optional[list[dict]] = None) -> dict:
         if lengths:
             summary[f"{column}_chars"] = {"mean": round(statistics.fmean(lengths), 1),
                                           "median": statistics.median(lengths), "max": max(lengths)}
-    contamination = _contamination(rows + (rejected or []))
-    if contamination:
-        summary["contamination"] = contamination
+    checked = contamination(rows + (rejected or []))
+    if checked:
+        summary["contamination"] = checked
     reasoning = _reasoning(rows)
     if reasoning:
         summary["reasoning"] = reasoning
     return summary
 
 
-def _contamination(rows: list[dict]) -> dict:
+def contamination(rows: list[dict]) -> dict:
     """Decontaminate: rows checked, contaminated, and contaminated per benchmark (kept or dropped)."""
     checked = [r for r in rows if r.get("contamination_status") in ("ok", "contaminated")]
     if not checked:
