@@ -76,13 +76,15 @@ class WordHasher:
         cache = self._cache
         if len(cache) > self.max_words:
             cache.clear()
-        out = np.empty(len(words), dtype=np.uint64)
-        for i, w in enumerate(words):
-            h = cache.get(w)
+        hashes = [cache.get(w) for w in words]
+        for i, h in enumerate(hashes):
             if h is None:
-                h = cache[w] = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
-            out[i] = h
-        return out
+                w = words[i]
+                h = cache.get(w)
+                if h is None:
+                    h = cache[w] = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
+                hashes[i] = h
+        return np.array(hashes, dtype=np.uint64)
 
 
 def ngram_hashes(word_hashes: np.ndarray, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
