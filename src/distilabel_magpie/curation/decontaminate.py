@@ -23,7 +23,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, List, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Iterable, List, Literal, Optional, Sequence, Union
 
 import numpy as np
 from distilabel.mixins.runtime_parameters import RuntimeParameter
