@@ -23,7 +23,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, List, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, List, Literal, Optional, Sequence, Union
 
 import numpy as np
 from distilabel.mixins.runtime_parameters import RuntimeParameter
@@ -400,16 +400,6 @@ def drop_reason(row: dict) -> str:
             f"ratio {row.get('contamination_ratio')})")
 
 
-def contamination_counts(rows: Iterable[dict]) -> dict[str, int]:
-    """Contaminated rows per benchmark (tagged rows, and rows dropped for contamination)."""
-    counts: collections.Counter = collections.Counter()
-    for r in rows:
-        if r.get("contamination_status") == "contaminated":
-            counts[str(r.get("contamination_benchmark"))] += 1
-    return dict(counts.most_common())
-
-
-
 def decontaminate_dataset(source: str, benchmarks: Sequence[str], out: str, column: str = "instruction",
                           response_column: Optional[str] = None, ngram_size: int = TULU3_NGRAM,
                           threshold: float = TULU3_THRESHOLD, normalisation: str = "words", drop: bool = False,
@@ -419,6 +409,7 @@ def decontaminate_dataset(source: str, benchmarks: Sequence[str], out: str, colu
     a one-line account. Rows a filter already dropped stay in `rejected.jsonl`."""
     from distilabel_magpie.output.save import write_dataset
     from distilabel_magpie.report.source import load_source
+    from distilabel_magpie.report.summary import contamination
     from distilabel_magpie.storage.files import REJECTED_FILE, write_rows
 
     if not 0 < threshold <= 1:
@@ -431,7 +422,7 @@ def decontaminate_dataset(source: str, benchmarks: Sequence[str], out: str, colu
     columns = [column] + ([response_column] if response_column else [])
     for start in range(0, len(run.rows), batch):
         tag_rows(index, run.rows[start: start + batch], columns, threshold)
-    counts = contamination_counts(run.rows)
+    counts = contamination(run.rows)["per_benchmark"]
     kept, rejected = run.rows, list(run.rejected)
     if drop:
         kept = [r for r in run.rows if r["contamination_status"] == "ok"]
