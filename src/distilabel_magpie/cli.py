@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5,
                    help="share of a row's n-grams found in the benchmark that flags it (default 0.5)")
     p.add_argument("--normalisation", choices=["words", "lower", "none"], default="words",
-                   help="words: lowercase, no punctuation, digits as 0 (default); lower; none")
+                   help="words: lowercase, no punctuation, numbers as 0 (default); lower; none")
     p.add_argument("--drop", action="store_true", help="drop contaminated rows (into rejected.jsonl)")
     p.set_defaults(func=_decontaminate)
 

@@ -139,7 +139,7 @@ def test_benchmark_files_with_a_named_field(tmp_path):
 
 def test_ngram_size_and_normalisation():
     words = normalise("Héllo, World! It's 2024_v2.")
-    assert words == ["hello", "world", "it", "s", "0000", "v0"]
+    assert words == ["hello", "world", "it", "s", "0", "v0"]
     bench = Benchmark("b", ["0"], ["one two three four five six seven eight nine ten eleven twelve"])
     query = "ONE two three four five six seven eight nine ten eleven, twelve!"
     assert NgramIndex([bench], 12).match([query])[0].ratio == 1.0

@@ -3,15 +3,19 @@
 Magpie queries come out of a model's memory of its training data, so a query can be an
 evaluation problem word for word. Each row's text is normalised into words, cut into word
 n-grams, and looked up in the n-grams of one or more benchmark sets; the share of the row's
-n-grams found there is its overlap ratio, and a ratio at or above `threshold` flags the row.
+n-grams that its best-matching benchmark item also has is its overlap ratio, and a ratio at or
+above `threshold` flags the row.
 
-Published settings: Tulu 3 (open-instruct decontamination) matches 8-grams and flags a training
-instance when at least half of its 8-grams occur in a test item; HF datatrove's n-gram
-decontamination uses 12-grams on text lowercased, without punctuation and with digits
-normalised (its `TextNormConfig` defaults: our "words" normalisation).
+Published settings: the Tulu 3 decontamination (open-instruct's n-gram search) matches 8-grams
+and scores a test instance by the share of its tokens covered by 8-grams shared with the single
+best training document, against a threshold; HF datatrove's n-gram decontamination uses 12-grams
+on text lowercased, without punctuation and with numbers normalised (its `TextNormConfig`
+defaults: our "words" normalisation). Here the share is taken on the row's side (the data being
+cleaned), so a row that quotes one sentence of a long benchmark item is flagged, and a row that
+only shares a stock phrase with it is not.
 
 Speed and memory: the benchmark side is hashed once (64-bit hashes of word n-grams, kept as one
-sorted numpy array with the item of each hash: 12 bytes per distinct benchmark n-gram); rows are
+sorted numpy array with the item of each hash: 12 bytes per (n-gram, item)); rows are
 processed in batches, their n-gram hashes computed with numpy and looked up by binary search, so
 memory does not grow with the number of rows.
 """
@@ -39,20 +43,20 @@ if TYPE_CHECKING:
 
 TULU3_NGRAM = 8  # open-instruct / Tulu 3
 DATATROVE_NGRAM = 12  # datatrove pipeline/decont/n_grams.py
-TULU3_THRESHOLD = 0.5  # share of a row's 8-grams found in the benchmark
+TULU3_THRESHOLD = 0.5  # share of a row's 8-grams that one benchmark item has
 NORMALISATIONS = ("words", "lower", "none")
 TEXT_FIELDS = ("prompt", "question", "problem", "instruction", "input", "text")  # guessed when none is named
 OUTPUT_COLUMNS = ["contamination_status", "contamination_ratio", "contamination_benchmark", "contamination_item",
                   "contamination_ngram"]
 
 _WORD = re.compile(r"\w+")
-_DIGIT = re.compile(r"\d")
+_DIGIT = re.compile(r"\d+")
 _MULT, _MIX = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 def normalise(text: str, mode: str = "words") -> list[str]:
     """The words of `text`: "words" lowercases, strips diacritics and punctuation and turns every
-    digit into 0 (datatrove's defaults); "lower" lowercases and splits on whitespace; "none" only
+    number into 0 (datatrove's defaults); "lower" lowercases and splits on whitespace; "none" only
     splits on whitespace."""
     if mode == "none":
         return text.split()
@@ -255,9 +259,10 @@ class Decontaminate(DropCounter, Step):
     the text's word n-grams that occur in the benchmark's items. Off (rows pass unchanged) until a
     benchmark is given.
 
-    Defaults follow Tulu 3 (8-grams, flagged at half of the row's 8-grams); datatrove's
-    decontamination uses 12-grams (`ngram_size=12`). Texts are normalised first ("words":
-    lowercase, no punctuation or diacritics, digits as 0, as datatrove). A text shorter than
+    Defaults: 8-grams as in Tulu 3's decontamination, a row flagged when the best-matching item
+    holds at least half of the row's 8-grams; datatrove's decontamination uses 12-grams
+    (`ngram_size=12`). Texts are normalised first ("words":
+    lowercase, no punctuation or diacritics, numbers as 0, as datatrove). A text shorter than
     `ngram_size` words has no n-grams and is never flagged.
 
     Attributes:
@@ -284,7 +289,7 @@ class Decontaminate(DropCounter, Step):
 
     Output columns:
         - contamination_status (`str`): "ok" or "contaminated".
-        - contamination_ratio (`float`): share of the text's n-grams found in a benchmark.
+        - contamination_ratio (`float`): share of the text's n-grams that the best-matching item has.
         - contamination_benchmark (`str | None`): benchmark of the best-matching item.
         - contamination_item (`str | None`): its id (e.g. `HumanEval/0`).
         - contamination_ngram (`str | None`): one shared n-gram, normalised.
@@ -319,7 +324,7 @@ class Decontaminate(DropCounter, Step):
     threshold: RuntimeParameter[float] = Field(
         gt=0, le=1, default=TULU3_THRESHOLD, description="Overlap ratio at or above which a row is contaminated.")
     normalisation: RuntimeParameter[Literal["words", "lower", "none"]] = Field(
-        default="words", description="'words' (lowercase, no punctuation, digits as 0), 'lower' or 'none'.")
+        default="words", description="'words' (lowercase, no punctuation, numbers as 0), 'lower' or 'none'.")
     drop_contaminated: RuntimeParameter[bool] = Field(default=False, description="Drop contaminated rows.")
 
     _index: Optional[NgramIndex] = PrivateAttr(default=None)
