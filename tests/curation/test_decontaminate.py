@@ -15,6 +15,7 @@ from distilabel_magpie.curation import Decontaminate
 from distilabel_magpie.curation.decontaminate import (
     Benchmark,
     NgramIndex,
+    benchmark_specs,
     load_benchmark,
     ngram_hashes,
     normalise,
@@ -108,6 +109,13 @@ def test_the_answer_column_is_checked_when_named():
     s.load()
     rows = next(s.process([{"instruction": CLEAN[0], "response": ITEMS[2]["prompt"]}, {"instruction": CLEAN[1]}]))
     assert [r["contamination_item"] for r in rows] == ["HumanEval/2", None]
+
+
+def test_benchmarks_as_text_from_the_command_line():
+    assert benchmark_specs('["humaneval", "b.jsonl:q"]') == ["humaneval", "b.jsonl:q"]
+    assert benchmark_specs("humaneval") == ["humaneval"] and benchmark_specs(None) == []
+    with pytest.raises(MagpieError, match="not a valid JSON list"):
+        benchmark_specs("[humaneval")
 
 
 def test_off_until_a_benchmark_is_given():

@@ -23,6 +23,7 @@ memory does not grow with the number of rows.
 
 import collections
 import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -334,7 +335,7 @@ class Decontaminate(DropCounter, Step):
         super().load()
         self._reset_counts()
         self._flagged = collections.Counter()
-        specs = [self.benchmarks] if isinstance(self.benchmarks, str) else list(self.benchmarks or [])
+        specs = benchmark_specs(self.benchmarks)
         self._index = NgramIndex([load_benchmark(b) for b in specs], self.ngram_size,
                                  self.normalisation) if specs else None
         if self._index is not None:
@@ -374,6 +375,20 @@ class Decontaminate(DropCounter, Step):
         if self._flagged:
             self._logger.info(f"{self.name}: contaminated rows per benchmark: {dict(self._flagged)}")
         super().unload()
+
+
+def benchmark_specs(value: Union[str, Sequence[str], None]) -> list[str]:
+    """The benchmark list of a step: a list, one name or path, or a JSON list given as text (as
+    `distilabel pipeline run --param decontaminate.benchmarks='["humaneval"]'` passes it)."""
+    if isinstance(value, str):
+        if value.strip().startswith("["):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as e:
+                raise MagpieError(f"benchmarks {value!r} is not a valid JSON list ({e.msg})") from None
+            return [str(v) for v in parsed]
+        return [value] if value.strip() else []
+    return [str(v) for v in value or []]
 
 
 def tag_rows(index: NgramIndex, rows: list[dict], columns: Sequence[str], threshold: float) -> collections.Counter:
