@@ -137,6 +137,14 @@ def test_benchmark_files_with_a_named_field(tmp_path):
 
     pq.write_table(pa.table({"body": ["alpha beta gamma"], "title": ["t"]}), tmp_path / "b.parquet")
     assert load_benchmark(f"{tmp_path / 'b.parquet'}:body").texts == ["alpha beta gamma"]
+    from datasets import Dataset
+
+    Dataset.from_list([{"task_id": "t0", "problem": ITEMS[3]["prompt"]}]).save_to_disk(str(tmp_path / "ds"))
+    b = load_benchmark(str(tmp_path / "ds"))
+    assert (b.name, b.ids, b.texts) == ("ds", ["t0"], [ITEMS[3]["prompt"]])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MagpieError, match="is not a datasets folder"):
+        load_benchmark(str(tmp_path / "empty"))
     with pytest.raises(MagpieError, match="name its text field as PATH:FIELD"):
         load_benchmark(str(tmp_path / "b.parquet"))
     with pytest.raises(MagpieError, match="has no field 'nope'"):
