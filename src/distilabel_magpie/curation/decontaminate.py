@@ -25,6 +25,7 @@ import collections
 import hashlib
 import json
 import re
+import textwrap
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.curation.base import DropCounter
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.generation.docstrings import with_sections
 from distilabel_magpie.storage.columns import require_columns
 
 if TYPE_CHECKING:
@@ -255,6 +257,21 @@ class NgramIndex:
         return out
 
 
+# A step with an arXiv reference and no `Citations` makes distilabel fetch a BibTeX entry over the
+# network at the end of a run: the entry is given here.
+TULU3_BIBTEX = """\
+@misc{lambert2024tulu3,
+    title={Tulu 3: Pushing Frontiers in Open Language Model Post-Training},
+    author={Nathan Lambert and Jacob Morrison and Valentina Pyatkin and Shengyi Huang and Hamish Ivison and Faeze Brahman and Lester James V. Miranda and Alisa Liu and Nouha Dziri and Shane Lyu and Yuling Gu and Saumya Malik and Victoria Graf and Jena D. Hwang and Jiangjiang Yang and Ronan Le Bras and Oyvind Tafjord and Chris Wilhelm and Luca Soldaini and Noah A. Smith and Yizhong Wang and Pradeep Dasigi and Hannaneh Hajishirzi},
+    year={2024},
+    eprint={2411.15124},
+    archivePrefix={arXiv},
+    primaryClass={cs.CL},
+    url={https://arxiv.org/abs/2411.15124},
+}"""
+
+
+@with_sections("Citations:\n    ```\n" + textwrap.indent(TULU3_BIBTEX, "    ") + "\n    ```")
 class Decontaminate(DropCounter, Step):
     """Flags (or drops) rows whose query, and optionally answer, overlaps a benchmark: the share of
     the text's word n-grams that occur in the benchmark's items. Off (rows pass unchanged) until a
