@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 
-def generate(model: str, rows: int, max_new_tokens: int, path: Path) -> None:
+def generate(model: str, rows: int, max_new_tokens: int, path: Path, threads: int | None = None) -> None:
     """Queries with the package's sampler, appended to `path` batch by batch (a stopped run keeps
     what it made and resumes after it)."""
     from distilabel_magpie.engines.llamacpp import LlamaCppEngine
@@ -23,7 +23,7 @@ def generate(model: str, rows: int, max_new_tokens: int, path: Path) -> None:
     done = len(path.read_text().splitlines()) if path.exists() else 0
     if done >= rows:
         return
-    sampler = MagpieSampler(llm=LlamaCppEngine(model_path=model), num_rows=rows, batch_size=20,
+    sampler = MagpieSampler(llm=LlamaCppEngine(model_path=model, n_threads=threads), num_rows=rows, batch_size=20,
                             max_new_tokens=max_new_tokens, min_p=0.02, seed=0)
     sampler.load()
     start = time.perf_counter()
@@ -41,12 +41,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=220)
     parser.add_argument("--out", default="data/coder-decont")
     parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (1 on a machine shared with other jobs: "
+                        "spinning thread pools stall each other)")
     parser.add_argument("--skip-generation", action="store_true", help="only check OUT/queries.jsonl as it is")
     args = parser.parse_args()
     out = Path(args.out)
     queries = out / "queries.jsonl"
     if not args.skip_generation:
-        generate(args.model, args.rows, args.max_new_tokens, queries)
+        generate(args.model, args.rows, args.max_new_tokens, queries, args.threads)
     from distilabel_magpie.curation.decontaminate import decontaminate_dataset
 
     print(decontaminate_dataset(str(queries), ["humaneval"], str(out / "checked")))
