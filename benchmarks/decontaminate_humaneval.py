@@ -13,25 +13,26 @@ import time
 from pathlib import Path
 
 
-def generate(model: str, rows: int, max_new_tokens: int, path: Path, threads: int | None = None) -> None:
-    """Queries with the package's sampler, appended to `path` batch by batch (a stopped run keeps
-    what it made and resumes after it)."""
+def generate(model: str, rows: int, max_new_tokens: int, path: Path, threads: int | None = None,
+             start: int = 0) -> None:
+    """Queries `start`..`rows`-1 with the package's sampler (each row's seed follows from its index),
+    appended to `path` batch by batch (a stopped run keeps what it made and resumes after it)."""
     from distilabel_magpie.engines.llamacpp import LlamaCppEngine
     from distilabel_magpie.generation import MagpieSampler
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = len(path.read_text().splitlines()) if path.exists() else 0
+    done = start + (len(path.read_text().splitlines()) if path.exists() else 0)
     if done >= rows:
         return
     sampler = MagpieSampler(llm=LlamaCppEngine(model_path=model, n_threads=threads), num_rows=rows, batch_size=20,
                             max_new_tokens=max_new_tokens, min_p=0.02, seed=0)
     sampler.load()
-    start = time.perf_counter()
+    began = time.perf_counter()
     for batch, _ in sampler.process(offset=done):
         with path.open("a") as f:
             f.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in batch)
         done += len(batch)
-        print(f"{done}/{rows} queries, {time.perf_counter() - start:.0f} s", flush=True)
+        print(f"{done}/{rows} queries, {time.perf_counter() - began:.0f} s", flush=True)
     sampler.unload()
 
 
@@ -43,12 +44,14 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, help="llama.cpp threads (1 on a machine shared with other jobs: "
                         "spinning thread pools stall each other)")
+    parser.add_argument("--start", type=int, default=0,
+                        help="first row index (a second process can make the last rows into another --out)")
     parser.add_argument("--skip-generation", action="store_true", help="only check OUT/queries.jsonl as it is")
     args = parser.parse_args()
     out = Path(args.out)
     queries = out / "queries.jsonl"
     if not args.skip_generation:
-        generate(args.model, args.rows, args.max_new_tokens, queries, args.threads)
+        generate(args.model, args.rows, args.max_new_tokens, queries, args.threads, args.start)
     from distilabel_magpie.curation.decontaminate import decontaminate_dataset
 
     print(decontaminate_dataset(str(queries), ["humaneval"], str(out / "checked")))
