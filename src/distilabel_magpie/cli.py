@@ -100,6 +100,15 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decontaminate(args: argparse.Namespace) -> int:
+    from distilabel_magpie.curation.decontaminate import decontaminate_dataset
+
+    print(decontaminate_dataset(args.source, args.benchmark, args.out, column=args.column,
+                                response_column=args.response_column, ngram_size=args.ngram_size,
+                                threshold=args.threshold, normalisation=args.normalisation, drop=args.drop))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="distilabel-magpie", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="folder to write report.html and plots/ to (default: the SOURCE "
                    "folder, or <file stem>-report/ beside a file)")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("decontaminate", help="flag (or drop) rows whose query overlaps a benchmark (word n-grams)")
+    p.add_argument("source", help="a SaveDataset folder, a Distiset folder, or a .jsonl / .parquet file")
+    p.add_argument("--benchmark", action="append", required=True, metavar="NAME_OR_PATH",
+                   help="a built-in name (humaneval) or PATH[:FIELD] of a .jsonl, .jsonl.gz, .parquet file or datasets "
+                   "folder, FIELD its text column (repeatable)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the tagged dataset to (data.jsonl, "
+                   "data.parquet, summary.json; rejected.jsonl with --drop)")
+    p.add_argument("--column", default="instruction", help="the query column (default: instruction)")
+    p.add_argument("--response-column", help="also check this column, e.g. response")
+    p.add_argument("--ngram-size", type=int, default=8, help="words per n-gram (8: Tulu 3, the default; 12: datatrove)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="share of a row's n-grams found in the benchmark that flags it (default 0.5)")
+    p.add_argument("--normalisation", choices=["words", "lower", "none"], default="words",
+                   help="words: lowercase, no punctuation, numbers as 0 (default); lower; none")
+    p.add_argument("--drop", action="store_true", help="drop contaminated rows (into rejected.jsonl)")
+    p.set_defaults(func=_decontaminate)
 
     try:  # the review commands need the review extra
         from distilabel_magpie.review.cli import register

@@ -215,7 +215,9 @@ def build_full_pipeline(
     """The whole Magpie recipe, in the paper's order: sample queries and answer them (as the default
     pipeline), answer them again with a base model through a URIAL few-shot prompt, judge tags
     (input quality, difficulty, task category), reward and reward difference r* - r_base, language,
-    safety (off unless a guard model is given), near-duplicates on real MiniLM embeddings (kept in
+    safety (off unless a guard model is given), benchmark decontamination (off until a benchmark is
+    given: `--param 'decontaminate.benchmarks=["humaneval"]'`; its `contamination_status` is one of
+    the statuses the filter checks), near-duplicates on real MiniLM embeddings (kept in
     an `embedding` column for Argilla's vectors), a named filter recipe, an optional Argilla push,
     then the dataset with its rejected rows (`rejected.jsonl`, each with its `drop_reason`) and the
     run report.
@@ -230,13 +232,14 @@ def build_full_pipeline(
     the README's "Real models"), and the reward model to
     `tiny-random`, a tiny random model built locally: its scores are meaningless, the code path is
     the real one. The filter (`filter_recipe.recipe`: pro-300k-filtered, air-300k-filtered, card)
-    first drops rows whose query, answer or base answer failed, then applies the recipe; the
+    first drops rows whose query, answer or base answer failed or that a benchmark contaminates,
+    then applies the recipe; the
     dropped rows are staged in `filter_recipe.dropped_path` and moved into the dataset folder.
     Pushing to Argilla is off until `--param push_to_argilla.dataset_name=NAME` is given (the local
     review server, or ARGILLA_API_URL / ARGILLA_API_KEY): judge tags and the reward difference become
     suggestions, embeddings the vector field. The four llama.cpp steps run in parallel processes,
     so each gets one thread."""
-    from distilabel_magpie.curation import FilterRecipe, NearDuplicates
+    from distilabel_magpie.curation import Decontaminate, FilterRecipe, NearDuplicates
     from distilabel_magpie.generation import MagpieBaseResponder
     from distilabel_magpie.review.push import PushSFTToArgilla
     from distilabel_magpie.scoring import LanguageTagger, MagpieJudge, RewardModelLabeler, SafetyTagger
@@ -249,6 +252,7 @@ def build_full_pipeline(
             name="magpie_sft", llm=LlamaCppEngine(model_path=model_path, n_threads=1), num_rows=num_rows,
             batch_size=10, input_batch_size=10, max_new_tokens=128, min_p=0.02, response_max_new_tokens=256,
             response_repetition_penalty=1.1, response_system_prompt=BRIEF_ANSWERS, seed=seed)
+        decontaminate = Decontaminate(name="decontaminate")  # off until benchmarks are given
         base = MagpieBaseResponder(
             name="base_responder", llm=LlamaCppEngine(model_path=base_model_path, n_threads=1),
             max_new_tokens=256, repetition_penalty=1.1, input_batch_size=10, seed=seed)
@@ -262,10 +266,11 @@ def build_full_pipeline(
         dedup = NearDuplicates(name="near_duplicates", embedding_column="embedding")
         select = FilterRecipe(
             name="filter_recipe", recipe=recipe, dropped_path=rejected,
-            status_columns=["instruction_status", "response_status", "base_response_status"])
+            status_columns=["instruction_status", "response_status", "base_response_status", "contamination_status"])
         review = PushSFTToArgilla(name="push_to_argilla", optional=True)
         save = SaveDataset(name="save_dataset", output_dir=output_dir, rejected_from=rejected)
-        rows >> generate >> finalize >> base >> judge >> reward >> language >> safety >> dedup >> select >> review >> save
+        (rows >> generate >> finalize >> decontaminate >> base >> judge >> reward >> language >> safety >> dedup
+         >> select >> review >> save)
     return pipeline
 
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
 
 ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / "pipelines" / "magpie-full.yaml"
-ORDER = ["row_indices", "magpie_sft", "finalize_rows", "base_responder", "judge", "reward_model", "language_tagger",
+ORDER = ["row_indices", "magpie_sft", "finalize_rows", "decontaminate", "base_responder", "judge", "reward_model", "language_tagger",
          "safety_tagger",
          "near_duplicates", "filter_recipe", "push_to_argilla", "save_dataset"]
 # Every column of the recipe, on every row that reached the filter (kept or rejected).
@@ -63,7 +63,9 @@ def test_committed_yaml_is_the_dump_of_the_builder_and_runs_the_recipe_in_order(
     assert steps["reward_model"]["model"] == "tiny-random"
     assert steps["near_duplicates"]["embedding_column"] == "embedding"
     assert steps["filter_recipe"]["recipe"] == "pro-300k-filtered"
-    assert steps["filter_recipe"]["status_columns"] == ["instruction_status", "response_status", "base_response_status"]
+    assert steps["filter_recipe"]["status_columns"] == ["instruction_status", "response_status", "base_response_status",
+                                                        "contamination_status"]
+    assert steps["decontaminate"]["benchmarks"] is None  # off until a benchmark is given
     assert steps["filter_recipe"]["dropped_path"] == steps["save_dataset"]["rejected_from"]
     assert steps["safety_tagger"]["enabled"] is False and steps["push_to_argilla"]["dataset_name"] is None
     every_model = {"magpie_sft": "llm.model_path", "base_responder": "llm.model_path", "judge": "llm.model_path",

@@ -59,6 +59,11 @@ RECIPES: dict[str, list[dict]] = {
         {"column": "is_representative", "op": "==", "value": True},
         {"column": "instruction", "op": "not_endswith", "value": ":"},
     ],
+    # Building blocks for the other curation steps (combine with `rules`): one row per lexical
+    # near-duplicate cluster (LexicalDuplicates), and no row contaminated by a benchmark
+    # (Decontaminate; `status_columns=["contamination_status"]` does the same as a status check).
+    "lexical-dedup": [{"column": "lexical_is_representative", "op": "==", "value": True}],
+    "decontaminated": [{"column": "contamination_status", "op": "==", "value": "ok"}],
 }
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -166,6 +171,8 @@ class FilterRecipe(DropCounter, GlobalStep):
           reward_difference > 0, then the 300K longest responses.
         - `card`: quality >= average, reward >= -10, no repeats (cluster representatives only),
           no query ending with ':'.
+        - `lexical-dedup`: lexical cluster representatives only (`LexicalDuplicates`).
+        - `decontaminated`: rows `Decontaminate` did not flag.
 
     Rules are dicts: `{"column", "op", "value"}` (ops: > >= < <= == != in not_in endswith
     not_endswith startswith contains not_contains; `quality` and `difficulty` compare by rank) or
@@ -213,7 +220,8 @@ class FilterRecipe(DropCounter, GlobalStep):
     """
 
     recipe: Optional[RuntimeParameter[str]] = Field(
-        default=None, description="A named recipe: pro-300k-filtered, air-300k-filtered or card.")
+        default=None, description="A named recipe: pro-300k-filtered, air-300k-filtered, card, lexical-dedup or "
+        "decontaminated.")
     rules: List[Dict[str, Any]] = Field(default_factory=list)
     status_columns: List[str] = Field(default_factory=list)
     top_k: Optional[RuntimeParameter[int]] = Field(

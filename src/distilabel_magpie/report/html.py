@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from distilabel_magpie.report.plots import Rendered, instruction_text, response_text
 from distilabel_magpie.report.source import RunData
+from distilabel_magpie.report.summary import contamination
 from distilabel_magpie.storage.columns import STATUS_COLUMNS
 
 SAMPLE_KEPT = 8
@@ -18,8 +19,8 @@ SAMPLE_REJECTED = 6
 CELL_CHARS = 480
 # Shown in the sample table's "tags and scores" cell, in this order, when a row has them.
 SCORE_COLUMNS = ("quality", "difficulty", "task_category", "language", "safety", "reward", "reward_base",
-                 "reward_difference", "min_neighbor_distance", "repeat_count", "margin", "chosen_score",
-                 "rejected_score")
+                 "reward_difference", "min_neighbor_distance", "repeat_count", "lexical_cluster_size", "margin",
+                 "chosen_score", "rejected_score", "contamination_ratio", "contamination_item")
 
 CSS = """
 :root { --ink: #1f2328; --muted: #5c6470; --line: #e3e6ea; --kept: #3b6ea8; --rejected: #e0933a; --bg: #f6f7f9; }
@@ -156,6 +157,10 @@ def _cards(run: RunData) -> str:
     if run.rejected:
         cards.append(("rejected by the filter", len(run.rejected), "rejected"))
     cards.append(("query and answer ok", usable, ""))
+    checked = contamination(run.all_rows)  # Decontaminate: contaminated rows per benchmark, kept or dropped
+    if checked:
+        cards += [(f"contaminated: {name}", n, "rejected") for name, n in checked["per_benchmark"].items()] or [
+            (f"contaminated (of {checked['checked']} checked)", 0, "")]
     html = [f'<div class="card {kind}"><div class="n">{escape(str(value))}</div><div class="l">{escape(label)}</div>'
             "</div>" for label, value, kind in cards]
     models = []

@@ -26,10 +26,23 @@ def summarise(rows: list[dict], rejected: Optional[list[dict]] = None) -> dict:
         if lengths:
             summary[f"{column}_chars"] = {"mean": round(statistics.fmean(lengths), 1),
                                           "median": statistics.median(lengths), "max": max(lengths)}
+    checked = contamination(rows + (rejected or []))
+    if checked:
+        summary["contamination"] = checked
     reasoning = _reasoning(rows)
     if reasoning:
         summary["reasoning"] = reasoning
     return summary
+
+
+def contamination(rows: list[dict]) -> dict:
+    """Decontaminate: rows checked, contaminated, and contaminated per benchmark (kept or dropped)."""
+    checked = [r for r in rows if r.get("contamination_status") in ("ok", "contaminated")]
+    if not checked:
+        return {}
+    per = collections.Counter(str(r.get("contamination_benchmark")) for r in checked
+                              if r["contamination_status"] == "contaminated")
+    return {"checked": len(checked), "contaminated": sum(per.values()), "per_benchmark": dict(per.most_common())}
 
 
 def _reasoning(rows: list[dict]) -> dict:

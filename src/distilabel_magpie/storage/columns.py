@@ -26,6 +26,12 @@ PRODUCERS = {
     "repeat_count": "NearDuplicates",
     "cluster_id": "NearDuplicates",
     "is_representative": "NearDuplicates",
+    "lexical_cluster_id": "LexicalDuplicates",
+    "lexical_cluster_size": "LexicalDuplicates",
+    "lexical_is_representative": "LexicalDuplicates",
+    "contamination_status": "Decontaminate with benchmarks set",
+    "contamination_ratio": "Decontaminate with benchmarks set",
+    "contamination_benchmark": "Decontaminate with benchmarks set",
     "generations": "SampleCandidates",
     "ratings": "RewardModelLabeler with response_column='generations', output_column='ratings'",
     "prompt": "PreferencePairs",
@@ -33,8 +39,10 @@ PRODUCERS = {
     "rejected": "PreferencePairs",
 }
 # One outcome per row and stage ("ok" or why not): counted in summaries and reports.
+# contamination_status: "ok" or "contaminated" (Decontaminate); a filter drops the latter with
+# `status_columns=["contamination_status"]` (reason "failed: contamination_status == 'ok'").
 STATUS_COLUMNS = ("instruction_status", "response_status", "base_response_status", "judge_status",
-                  "conversation_status", "argilla_status")
+                  "conversation_status", "argilla_status", "contamination_status")
 
 
 def require_columns(rows: Sequence[dict], columns: Iterable[str], step: str) -> None:
