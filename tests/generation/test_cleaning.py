@@ -127,3 +127,12 @@ def test_a_quiz_with_lettered_options_is_not_an_answer():
     assert clean_query(c(quiz), CHATML) == (quiz[3:], "ok")
     keyed = "Which planet is largest?\nA: Mars\nB: Jupiter\nThe answer is: B"
     assert clean_query(c(keyed), CHATML) == ("Which planet is largest?\nA: Mars\nB: Jupiter", "self_answered")
+
+
+def test_the_models_name_as_a_speaker_label_is_removed_like_user():
+    """Qwen2.5-Coder-1.5B under its default system turn often opens a query with "Qwen:"."""
+    assert clean_query(c("Qwen: Where did the Civil War end?"), QWEN25, QWEN_SYSTEM) == (
+        "Where did the Civil War end?", "ok")
+    assert clean_query(c("Qwen:\n"), QWEN25, QWEN_SYSTEM) == ("", "empty")
+    assert clean_query(c("Qwen: Qwen, what can you do?"), QWEN25, QWEN_SYSTEM)[1] == "identity_echo"
+    assert clean_query(c("Qwen: Where did the Civil War end?"), QWEN25, "You are a tutor.")[1] == "ok"

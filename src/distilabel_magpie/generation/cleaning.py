@@ -95,9 +95,12 @@ def clean_query(completion: Completion, template: MagpieTemplate,
     role = _ROLE_LINE.search(text)
     if role is not None:
         return text[: role.start()].strip(), LEAKED_ROLE
+    names = identity_names(system_text)
+    if names:  # "Qwen: Where did the Civil War end?": the model's name as a speaker label, like "User:"
+        text = re.sub(rf"^(?:{'|'.join(map(re.escape, names))})\s*[:：]\s*", "", text, flags=re.IGNORECASE)
     if not text:
         return "", EMPTY
-    return _self_check(text, identity_names(system_text)) or (text, OK)
+    return _self_check(text, names) or (text, OK)
 
 
 @dataclass(frozen=True)
