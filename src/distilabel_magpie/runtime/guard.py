@@ -317,7 +317,7 @@ def _record_error_callback(callback: Any) -> Any:
             what = "failed to load" if getattr(e, "is_load_error", False) else "failed"
             mended.fail(f"step '{step}' {what}: {one_line(cause)}" if step else one_line(cause))
             trace = getattr(e, "formatted_traceback", None)
-            if trace and not getattr(e, "is_load_error", False):
+            if trace and not getattr(e, "is_load_error", False) and hasattr(self, "_logger"):
                 path = _keep_traceback(self, trace)
                 line = f"❌ Step '{step}' failed: {one_line(cause)}" + (f" (traceback in {path})" if path else "")
                 quiet = _TracebackOffConsole(self._logger, line)
