@@ -5,9 +5,14 @@ PY := $(VENV)/bin/python
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 ROWS ?= 100
 
-.PHONY: install demo test test-fast bench system-deps clean
+.PHONY: install llama-server demo test test-fast bench system-deps clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed llama-server
+
+# llama.cpp's C++ llama-server for the server tests, built once per CPU and compiler (about 10
+# minutes on 2 cores) and cached under ~/.cache/distilabel-magpie/llama-server (see the script).
+llama-server: $(VENV)/.installed
+	$(PY) scripts/install_llama_server.py
 
 $(VENV)/.installed: pyproject.toml scripts/install_llama_cpp.py
 	$(PYTHON) -m venv $(VENV)

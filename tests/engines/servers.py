@@ -1,6 +1,7 @@
 """Servers for the completion-server engine tests, all on loopback with free ports:
 
 - `LlamaServer`: the real llama-cpp-python server (`python -m llama_cpp.server`) on a GGUF file.
+- `LlamaCppServer`: the real llama.cpp C++ `llama-server`, built by scripts/install_llama_server.py.
 - `StandIn`: NOT a real vLLM / SGLang / TGI / llama-server. A few lines of `http.server` that
   record every request and answer in the documented format of the server they stand in for
   (which endpoints exist, what `/v1/models` says, whether prompts may be token ids, whether a
@@ -80,6 +81,31 @@ class LlamaServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=15)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def llama_server_binary() -> Optional[str]:
+    """The llama-server that scripts/install_llama_server.py built for this machine, or None."""
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "install_llama_server.py"), "--path"],
+                          capture_output=True, text=True)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+class LlamaCppServer(LlamaServer):
+    """llama.cpp's own C++ `llama-server` (`-np` decoding slots sharing a `-c` context)."""
+
+    def __init__(self, model_path: str, log_dir: Path, *, binary: str, threads: int = 1, slots: int = 2,
+                 n_ctx: int = 4096, port: Optional[int] = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.log = log_dir / f"llama-cpp-server-{self.port}.log"
+        self._api_key = None
+        cmd = [binary, "-m", model_path, "--host", "127.0.0.1", "--port", str(self.port), "-t", str(threads),
+               "-tb", str(threads), "-np", str(slots), "-c", str(n_ctx * slots)]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 class _Server:
@@ -254,6 +280,7 @@ class FaultProxy(_Server):
         self.bodies: list[dict] = []
         self.times: list[float] = []  # when each matching request arrived
         self.forwarded = 0
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, any path
         self.lock = threading.Lock()
         self.release = threading.Event()  # ends "hang"s at shutdown
 
@@ -272,6 +299,8 @@ class FaultProxy(_Server):
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        with self.lock:
+            self.requests.append((h.command, urlparse(h.path).path))
         fault, counted = "ok", False
         if h.path.startswith(self.match):
             body = json.loads(raw)

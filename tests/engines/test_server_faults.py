@@ -1,6 +1,7 @@
-"""Faults between the engine and the real llama-cpp-python server, injected by our own proxy:
-retries happen, every prompt gets exactly one answer (none lost, none doubled), and a server
-that never answers ends the run within the bounded wait with one line."""
+"""Faults between the engine and each real server (llama-cpp-python's, llama.cpp's llama-server),
+injected by our own proxy: retries happen, every prompt gets exactly one answer (none lost, none
+doubled), a server that never answers ends the run within the bounded wait with one line, and
+one never reachable fails the load in seconds."""
 
 import time
 
@@ -24,9 +25,9 @@ def engine(url, **kwargs):
     return llm
 
 
-def test_faults_are_retried_and_every_prompt_gets_exactly_one_answer(llama_server):
+def test_faults_are_retried_and_every_prompt_gets_exactly_one_answer(any_server):
     faults = ["500", "429:1", "drop", "drop-after", "503"]
-    with FaultProxy(llama_server.url, faults) as proxy:
+    with FaultProxy(any_server.url, faults) as proxy:
         llm = engine(proxy.url, max_concurrency=2, timeout=60)
         started = time.monotonic()
         out = llm.complete(PROMPTS, GREEDY)
@@ -45,8 +46,8 @@ def test_faults_are_retried_and_every_prompt_gets_exactly_one_answer(llama_serve
     assert proxy.times[retry] - proxy.times[i] >= 1.0 and elapsed >= 1.0
 
 
-def test_a_slow_answer_times_out_and_is_retried(llama_server):
-    with FaultProxy(llama_server.url, ["slow:4"]) as proxy:
+def test_a_slow_answer_times_out_and_is_retried(any_server):
+    with FaultProxy(any_server.url, ["slow:4"]) as proxy:
         llm = engine(proxy.url, timeout=1.5)
         (c,), = llm.complete(PROMPTS[:1], GREEDY)
         retries = llm.runner.http.retries
@@ -55,8 +56,8 @@ def test_a_slow_answer_times_out_and_is_retried(llama_server):
     assert retries == 1 and proxy.log == ["slow:4", "ok"]
 
 
-def test_a_server_that_never_answers_ends_the_run_within_the_bounded_wait(llama_server):
-    with FaultProxy(llama_server.url, ["hang"] * 50) as proxy:
+def test_a_server_that_never_answers_ends_the_run_within_the_bounded_wait(any_server):
+    with FaultProxy(any_server.url, ["hang"] * 50) as proxy:
         llm = engine(proxy.url, timeout=1, max_retry_wait=3)
         started = time.monotonic()
         with pytest.raises(MagpieError, match="did not answer POST /v1/completions after .* no answer within 1 s") as e:
@@ -68,9 +69,10 @@ def test_a_server_that_never_answers_ends_the_run_within_the_bounded_wait(llama_
     assert len(proxy.log) >= 3  # it did retry
 
 
-def test_an_unreachable_server_is_a_one_line_error_after_the_bounded_wait():
+def test_an_unreachable_server_is_a_one_line_error_within_seconds():
+    """Never reachable at load (nothing listens on the port): a few seconds, not the retry budget."""
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     started = time.monotonic()
-    with pytest.raises(MagpieError, match=f"server at {url[:-3]} did not answer GET /v1/models .* connection failed"):
-        CompletionServerEngine(base_url=url, max_retry_wait=2).load()
-    assert time.monotonic() - started < 2 + 4
+    with pytest.raises(MagpieError, match=f"no server answers at {url[:-3]}: connection refused") as e:
+        CompletionServerEngine(base_url=url, max_retry_wait=120).load()
+    assert time.monotonic() - started < 3 + 4 and "\n" not in str(e.value)

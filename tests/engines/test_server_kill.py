@@ -1,4 +1,4 @@
-"""The real llama-cpp-python server killed with SIGKILL in the middle of a real run of
+"""Each real server (llama-cpp-python's, llama.cpp's llama-server) killed with SIGKILL in the middle of a real run of
 pipelines/magpie-sft-server.yaml (through `distilabel-magpie run`):
 
 - restarted on the same port within the retry window, the run completes with every row once;
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from .servers import LlamaServer
+from .conftest import SERVER_KINDS, require_llama_server_binary
+from .servers import LlamaCppServer, LlamaServer
 
 pytestmark = pytest.mark.e2e  # a whole pipeline, a server or a killed process
 
@@ -43,6 +44,15 @@ def environment(tmp: Path) -> dict:
             "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
 
 
+@pytest.fixture(params=SERVER_KINDS)
+def make_server(request):
+    """Starts a server of one kind on the embedded model: make_server(model, log_dir, port=None)."""
+    if request.param == "llama-cpp-python":
+        return LlamaServer
+    binary = require_llama_server_binary()
+    return lambda model, log_dir, port=None: LlamaCppServer(model, log_dir, binary=binary, port=port)
+
+
 def output_batches(tmp: Path) -> int:
     return len(list((tmp / "cache").glob("*/steps_data/magpie_sft_*/batch_*.json")))
 
@@ -64,15 +74,15 @@ def rows_of(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
 
 
-def test_killed_server_restarted_within_the_retry_window(embedded_model_path, tmp_path):
-    server = LlamaServer(embedded_model_path, tmp_path).wait_ready()
+def test_killed_server_restarted_within_the_retry_window(make_server, embedded_model_path, tmp_path):
+    server = make_server(embedded_model_path, tmp_path).wait_ready()
     restarted = None
     proc = None
     try:
         proc = start_and_kill_after_first_batch(server, command(server.url, tmp_path / "out", 120), tmp_path)
         killed = time.monotonic()
         time.sleep(2)  # down for a while: requests fail to connect and are retried
-        restarted = LlamaServer(embedded_model_path, tmp_path, port=server.port).wait_ready()
+        restarted = make_server(embedded_model_path, tmp_path, port=server.port).wait_ready()
         back = time.monotonic() - killed
         output, _ = proc.communicate(timeout=300)
         total = time.monotonic() - killed
@@ -92,8 +102,9 @@ def test_killed_server_restarted_within_the_retry_window(embedded_model_path, tm
           f"{back:.1f} s, run done {total:.1f} s after the kill")
 
 
-def test_killed_server_that_never_returns_ends_the_run_and_keeps_the_rows_made(embedded_model_path, tmp_path):
-    server = LlamaServer(embedded_model_path, tmp_path).wait_ready()
+def test_killed_server_that_never_returns_ends_the_run_and_keeps_the_rows_made(make_server, embedded_model_path,
+                                                                              tmp_path):
+    server = make_server(embedded_model_path, tmp_path).wait_ready()
     second = None
     proc = None
     try:
@@ -104,7 +115,7 @@ def test_killed_server_that_never_returns_ends_the_run_and_keeps_the_rows_made(e
         kept = output_batches(tmp_path)
         claimed = (tmp_path / "out").exists()
         # the same command against a server on the same address makes only the missing rows
-        second = LlamaServer(embedded_model_path, tmp_path, port=server.port).wait_ready()
+        second = make_server(embedded_model_path, tmp_path, port=server.port).wait_ready()
         resumed = subprocess.run(command(server.url, tmp_path / "out", 5), capture_output=True, text=True,
                                  timeout=300, cwd=tmp_path, env=environment(tmp_path))
     finally:
@@ -117,6 +128,10 @@ def test_killed_server_that_never_returns_ends_the_run_and_keeps_the_rows_made(e
     assert proc.returncode != 0
     last = output.strip().splitlines()[-1]
     assert last.startswith("error: ") and "did not answer" in last and "max_retry_wait" in last, last
+    # the outage was logged; no traceback on the console (it is kept in a file the log names)
+    assert "Traceback" not in output and "No output files" not in output and "waiting for it" in output, output
+    joined = "".join(output.split())  # the console wraps long lines
+    assert "tracebackin" in joined and "traceback.txt)" in joined
     assert ended < 5 + 60  # the retry budget, then the run's own stop (a loaded CI machine is slow)
     assert kept >= 1 and not claimed  # made rows kept in the cache, no dataset claimed
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]

@@ -62,6 +62,43 @@ def test_distilabel_cli_runs_the_sft_server_yaml_on_the_llama_server(llama_serve
     assert all(r["template"] == "smollm2" for r in rows)
 
 
+def test_distilabel_cli_runs_the_sft_server_yaml_on_llama_cpp_llama_server(cpp_server, tmp_path):
+    """The README's command against llama.cpp's own llama-server: template from its /props,
+    every row once, no special-token text in any row."""
+    out = tmp_path / "sft"
+    done = run_cli("magpie-sft-server", {"magpie_sft.llm.base_url": cpp_server.url, "magpie_sft.num_rows": 8,
+                                         "magpie_sft.max_new_tokens": 32, "magpie_sft.response_max_new_tokens": 32,
+                                         "save_dataset.output_dir": out}, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = rows_of(out)
+    assert [r["row_index"] for r in rows] == list(range(8)) and all(r["template"] == "smollm2" for r in rows)
+    assert all(r["instruction_status"] != "error" and r["response_status"] != "error" for r in rows)
+    for r in rows:
+        for text in (r["instruction"] or "", r["response"] or ""):
+            assert "<|im_start|>" not in text and "<|im_end|>" not in text and "<|endoftext|>" not in text
+
+
+def test_a_run_against_a_server_never_started_ends_with_one_line_and_no_traceback(tmp_path):
+    """Wrong port: the load gives up within seconds; the output's last line is the one error,
+    with no traceback anywhere at the default log level."""
+    import time
+
+    from .servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    started = time.monotonic()
+    done = run_cli("magpie-sft-server", {"magpie_sft.llm.base_url": url, "magpie_sft.num_rows": 4,
+                                         "save_dataset.output_dir": tmp_path / "sft"}, tmp_path, timeout=300)
+    elapsed = time.monotonic() - started
+    output = done.stdout + done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode != 0
+    assert last.startswith("error: ") and f"no server answers at {url[:-3]}" in last, last
+    assert "fix the host and port of base_url" in last
+    assert "Traceback" not in output and "No output files" not in output, output[-3000:]
+    print(f"never-started server: the run ended after {elapsed:.1f} s (interpreter start and imports included)")
+
+
 def test_the_api_key_reaches_the_server_and_no_file_or_log(keyed_server, tmp_path):
     server, key = keyed_server
     out = tmp_path / "sft"

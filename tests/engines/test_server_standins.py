@@ -10,6 +10,7 @@ import pytest
 
 from distilabel_magpie.engines import CompletionServerEngine, SamplingParams
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.generation.cleaning import clean_query
 from distilabel_magpie.scoring import MagpieJudge
 from distilabel_magpie.scoring.judge import schema_for
 from distilabel_magpie.templates import get_preset
@@ -32,9 +33,10 @@ def looping(ids, body, i):
     return [("Hi there.", "stop"), ("la la la la " * 8, "length"), ("no no no", "repetition")][i % 3]
 
 
-def test_vllm_standin_gets_our_exact_token_ids_and_every_sampling_field(vocab):
+def test_vllm_standin_gets_our_exact_token_ids_and_every_sampling_field(vocab, embedded_model_path):
+    """With a local tokenizer the prompt goes as our token ids (no request of its own)."""
     with StandIn("vllm", vocab, looping) as server:
-        llm = engine(server.url, template="smollm2")
+        llm = engine(server.url, template="smollm2", tokenizer=embedded_model_path)
         assert llm.runner.dialect.name == "vllm" and llm.runner.sends_ids
         prompt = SMOLLM2.pre_query()
         params = SamplingParams(max_new_tokens=64, n=3, seed=3, min_p=0.02, repetition_penalty=1.1,
@@ -42,6 +44,7 @@ def test_vllm_standin_gets_our_exact_token_ids_and_every_sampling_field(vocab):
         (samples,) = llm.complete([prompt], params)
         llm.unload()
     (body,) = server.completions()  # n samples in one request: one prefill
+    assert [p for m, p, b in server.requests if p != "/v1/models"] == ["/v1/completions"] * 2  # probe, request
     assert body["prompt"] == vocab(prompt) == server.seen[0]  # token ids: the server adds no BOS
     assert server.seen[0][:2] == [IM_START, 9690]  # one <|im_start|> (SmolLM2's BOS), then "system"
     assert body["n"] == 3 and body["seed"] == params.sample_seed(0, 0) and body["max_tokens"] == 64
@@ -59,7 +62,9 @@ def test_vllm_standin_gets_our_exact_token_ids_and_every_sampling_field(vocab):
 
 def test_vllm_standin_would_add_a_bos_to_a_string_prompt_so_it_never_gets_one(vocab):
     """What the engine avoids: a string prompt gets the tokenizer's BOS in front of the
-    template's own (here the stand-in's answer to a string shows the double BOS)."""
+    template's own (here the stand-in's answer to a string shows the double BOS). Without a
+    local tokenizer the prompt goes as text with the template's BOS taken off (what the server
+    adds is asked once, at load), so the model still sees one."""
     with StandIn("vllm", vocab, looping) as server:
         llm = engine(server.url, template="smollm2")
         llm.complete([SMOLLM2.pre_query(), SMOLLM2.pre_query("Be brief.")], SamplingParams(max_new_tokens=8))
@@ -70,7 +75,9 @@ def test_vllm_standin_would_add_a_bos_to_a_string_prompt_so_it_never_gets_one(vo
             {"prompt": SMOLLM2.pre_query(), "max_tokens": 5}).encode(), headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req, timeout=10).read()
     ours, direct = server.seen[:2], server.seen[2]
-    assert all(isinstance(b["prompt"], list) for b in server.completions()[:2])
+    assert [b["prompt"] for b in server.completions()[:2]] == [
+        p[len("<|im_start|>"):] for p in (SMOLLM2.pre_query(), SMOLLM2.pre_query("Be brief."))]
+    assert ours == [vocab(SMOLLM2.pre_query()), vocab(SMOLLM2.pre_query("Be brief."))]
     assert all(ids[:2] != [IM_START, IM_START] for ids in ours)
     assert direct[:2] == [IM_START, IM_START]
 
@@ -108,11 +115,15 @@ def test_llama_server_standin_template_from_props_ids_and_n_as_seeded_requests(v
     bodies = server.completions()
     assert len(bodies) == 2 and len(samples) == 2  # llama-server refuses n > 1: one request per sample
     assert sorted(b["seed"] for b in bodies) == sorted(params.sample_seed(0, i) for i in range(2))
-    for body in bodies:
-        assert body["prompt"] == vocab(template.pre_query()) and "n" not in body
+    for body in bodies:  # text, the BOS the server adds taken off: it sees exactly the template's tokens
+        assert body["prompt"] == template.pre_query()[len("<|im_start|>"):] and "n" not in body
         assert (body["top_k"], body["repeat_penalty"], body["repeat_last_n"]) == (0, 1.2, 64)
+    assert server.seen == [vocab(template.pre_query())] * 2
+    # /tokenize only at load and for the BOS text: what the server adds ("a", "Z"), and the BOS itself
     tokenize_calls = [b for m, p, b in server.requests if p == "/tokenize"]
-    assert tokenize_calls and all(b["add_special"] is False and b["parse_special"] is True for b in tokenize_calls)
+    assert [(b["content"], b["add_special"]) for b in tokenize_calls] == [("a", True), ("Z", True),
+                                                                         ("<|im_start|>", False)]
+    assert all(b["parse_special"] is True for b in tokenize_calls)
 
 
 def test_tgi_standin_text_prompts_lose_the_bos_the_server_adds_back(vocab, caplog):
@@ -161,3 +172,33 @@ def test_bad_settings_are_one_line_errors(vocab):
         with pytest.raises(MagpieError, match="set the engine's template to a preset") as e:
             llm.own_template()
         llm.unload()
+
+
+ROLE_LEAK = "What is 2+2?<|im_start|>assistant\nFour."  # a query that ran on into the next turn
+
+
+@pytest.mark.parametrize("kind", ["vllm", "sglang", "llama.cpp", "tgi"])
+def test_each_dialect_is_told_how_to_stop_on_a_role_marker(vocab, kind):
+    """vLLM/SGLang: special tokens kept in the text and stop token ids; llama-server: the stops
+    as preserved tokens (else it renders them empty); TGI: neither exists. A marker that comes
+    back as text is cut here; one rendered empty (a bare "assistant" line) flags the query."""
+    props = {"chat_template": "{{ bos_token }}", "bos_token": "<|im_start|>", "total_slots": 1}
+    stops = tuple(SMOLLM2.query_stop)
+    answers = iter([(ROLE_LEAK, "length"), (ROLE_LEAK.replace("<|im_start|>", ""), "length")])
+    with StandIn(kind, vocab, lambda ids, body, i: next(answers), props=props) as server:
+        llm = engine(server.url, template="smollm2")
+        out = [llm.complete([SMOLLM2.pre_query()], SamplingParams(max_new_tokens=16, stop=stops, seed=k))[0][0]
+               for k in range(2)]
+        llm.unload()
+    body = server.completions()[0]
+    assert "<|im_start|>" in stops and body["stop"] == list(stops)[:4]
+    if kind in ("vllm", "sglang"):
+        assert IM_START in body["stop_token_ids"] and body["skip_special_tokens"] is False
+    if kind == "llama.cpp":
+        assert body["preserved_tokens"] == list(stops) and "stop_token_ids" not in body
+    if kind == "tgi":
+        assert "preserved_tokens" not in body and "stop_token_ids" not in body
+    as_text, rendered_empty = out
+    assert (as_text.text, as_text.finish_reason, as_text.stop_reason) == ("What is 2+2?", "stop", "<|im_start|>")
+    assert clean_query(as_text, SMOLLM2) == ("What is 2+2?", "ok")
+    assert clean_query(rendered_empty, SMOLLM2) == ("What is 2+2?", "leaked_role")

@@ -35,6 +35,17 @@ def test_dialogue_inside_one_turn_is_leaked_role():
     assert status == "leaked_role" and text == "What is 2+2?"
 
 
+def test_a_role_header_rendered_as_empty_text_is_leaked_role():
+    """Servers that print special tokens as nothing turn "<|im_start|>assistant\n" into a bare
+    "assistant" line (Llama-3: "assistant\n\n", Gemma: "model\n"): the query ran into the next turn."""
+    for text in ("What is 2+2?\nassistant\nIt is 4.", "What is 2+2?assistant\n\nIt is 4.",
+                 "What is 2+2?\nmodel\nFour"):
+        assert clean_query(c(text, "length"), CHATML) == ("What is 2+2?", "leaked_role"), text
+    assert clean_query(c("assistant\nI'm glad to hear that you're", "length"), CHATML) == ("", "leaked_role")
+    # a role word inside a sentence is not a header
+    assert clean_query(c("How do I train my assistant\nto file emails?"), CHATML)[1] == "ok"
+
+
 def test_empty_and_error():
     assert clean_query(c("   \n"), CHATML) == ("", "empty")
     assert clean_query(c("Question:"), CHATML) == ("", "empty")

@@ -126,6 +126,28 @@ def test_the_error_callback_records_failures_but_not_offline_batch_stops(mended)
     assert mended.failures == ["step 'add' failed: RuntimeError: boom"]
 
 
+def test_a_failed_steps_traceback_goes_to_a_file_not_the_console(mended, tmp_path, caplog):
+    """distilabel logs the subprocess traceback at ERROR under a "global step" headline: in our
+    runs it goes to traceback.txt beside pipeline.log, and the headline is the cause in one line."""
+    import logging
+    from types import SimpleNamespace
+
+    def distilabels_callback(self, e):  # what distilabel's _error_callback logs for a failed normal step
+        self._logger.error("An error occurred in global step 'add'")
+        self._logger.error(f"Subprocess traceback:\n\n{e.formatted_traceback}")
+
+    pipeline = SimpleNamespace(_logger=logging.getLogger("distilabel.pipeline.test"),
+                               _cache_location={"log_file": tmp_path / "pipeline.log"})
+    error = _StepWrapperException("x", Adds(name="add"), 2, RuntimeError("boom"))
+    error.formatted_traceback = "Traceback (most recent call last):\n  ...\nRuntimeError: boom"
+    with caplog.at_level(logging.INFO, logger="distilabel.pipeline.test"):
+        guard._record_error_callback(distilabels_callback)(pipeline, error)
+    assert [r.getMessage() for r in caplog.records if r.name == "distilabel.pipeline.test"] == [
+        f"❌ Step 'add' failed: RuntimeError: boom (traceback in {tmp_path / 'traceback.txt'})"]
+    assert "RuntimeError: boom" in (tmp_path / "traceback.txt").read_text()
+    assert mended.failures == ["step 'add' failed: RuntimeError: boom"]
+
+
 def test_unknown_parameters_are_refused_with_a_suggestion():
     pipeline = _pipeline()
     with pytest.raises(PipelineFailed, match=r"unknown runtime parameter 'add.input_bach_size'; did you mean "

@@ -11,6 +11,14 @@ llama.cpp's `tools/server/README.md`, llama-cpp-python's `CreateCompletionReques
   sends `n` requests instead.
 - Sampling fields: every server gets explicit values (llama-cpp-python defaults to top_k=40,
   min_p=0.05, repeat_penalty=1.1, which would silently change the sampling).
+- Stops on special tokens (`<|im_start|>`, `<|start_header_id|>`, `<start_of_turn>`): servers
+  render special tokens as empty text unless told otherwise, so such a stop string never
+  matches. vLLM and SGLang get `skip_special_tokens: false` and `stop_token_ids`; llama-server
+  gets the stops as `preserved_tokens` (its special tokens then come out as text and the stop
+  strings match); llama-cpp-python and TGI offer neither, and the role header the model runs
+  into is caught in the text afterwards (`generation.cleaning`).
+- Token counts and ids come with the completion (`usage`, vLLM/SGLang `token_ids`, llama-server's
+  per-token `logprobs` ids when the repetition check needs them): no extra request per sample.
 """
 
 from __future__ import annotations
@@ -100,6 +108,10 @@ def request_body(d: Dialect, prompt: Any, params: SamplingParams, *, model: Opti
                                             "max_pattern_size": 4 * params.repetition_ngram, "min_count": 3}
     if d is LLAMA_SERVER:
         body["repeat_last_n"] = 64  # the window of our llama.cpp engine
+        if stop:  # single-token stops come out as text (else rendered empty) so the stop strings match
+            body["preserved_tokens"] = stop
+        if params.repetition_ngram > 0:  # the ids of the generated tokens, for the repetition check
+            body["n_probs"] = 1
     if json_schema is not None:
         if d.schema == "response_format":
             body["response_format"] = {"type": "json_schema",
@@ -117,6 +129,16 @@ def request_body(d: Dialect, prompt: Any, params: SamplingParams, *, model: Opti
 
 FINISH = {"stop": "stop", "eos_token": "stop", "stop_sequence": "stop", "length": "length",
           "repetition": "repetition"}
+
+
+def choice_token_ids(choice: dict) -> list[int]:
+    """The generated token ids a choice carries: vLLM/SGLang `token_ids`, or llama-server's
+    per-token `logprobs.content[].id`."""
+    ids = choice.get("token_ids")
+    if not ids:
+        content = (choice.get("logprobs") or {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
+        ids = [t.get("id") for t in content or [] if isinstance(t, dict)]
+    return [int(t) for t in ids or [] if isinstance(t, int) or (isinstance(t, str) and t.isdigit())]
 
 
 def finish_reason(choice: dict) -> str:

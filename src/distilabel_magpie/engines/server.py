@@ -1,9 +1,9 @@
 """Raw completions from an OpenAI-compatible `/v1/completions` server: vLLM, SGLang, TGI,
 llama.cpp's `llama-server` and llama-cpp-python's server.
 
-The exact prompt our template renders reaches the model: token ids where the server takes
-them (it then adds no BOS), otherwise the text, with a BOS the server would add a second time
-taken off the front. Requests run concurrently (`max_concurrency`), retried with backoff on
+The exact prompt our template renders reaches the model, in one request per completion: the
+text, with a BOS the server would add a second time taken off the front (or token ids from a
+local `tokenizer=`, for servers that take them). Requests run concurrently (`max_concurrency`), retried with backoff on
 429/5xx/dropped connections; chat-only endpoints are refused at load with one line. The
 protocol lives in `server_runner.py`, what each server takes in `dialects.py`.
 """
@@ -42,26 +42,31 @@ class CompletionServerEngine(CompletionLLM):
     """Raw completions from an OpenAI-compatible `/v1/completions` server (vLLM, SGLang, TGI,
     llama.cpp's `llama-server`, llama-cpp-python's server), many requests in flight.
 
-    Our exact prompt reaches the model: as token ids where the server takes them (vLLM, SGLang,
-    llama-server: no BOS added), otherwise as text without a BOS the server adds itself. Every
+    Our exact prompt reaches the model in one request per completion: as text without a BOS the
+    server adds itself (what it adds is asked once, at load), or as token ids where a local
+    `tokenizer` gives them (vLLM, SGLang, llama-server). Stops on special tokens hold: stop token
+    ids (vLLM, SGLang) or preserved tokens (llama-server). Every
     supported sampling field is sent explicitly (stop strings and single-token stop ids, `n`,
     seed, top_k, min_p, repetition penalty); `n` samples share one request where the server
     returns them (vLLM, SGLang) and are sent as `n` seeded requests elsewhere. Samples that ran
     to the limit in a loop are flagged `repetition` (vLLM also ends them early). Requests are
     retried with exponential backoff and jitter on 429 (honouring `Retry-After`), 5xx, timeouts
-    and dropped connections, for at most `max_retry_wait` seconds, then the run stops with one
-    line. At load the engine asks the server which model it serves and what kind of server it
+    and dropped connections, for at most `max_retry_wait` seconds (an outage is logged once,
+    with its wait), then the run stops with one line; a server never reachable at load fails it
+    in seconds. At load the engine asks the server which model it serves and what kind of server it
     is, and sends one one-token completion: chat-only endpoints (OpenAI's API, most gateways,
     Ollama's OpenAI layer) are refused there, before any data is made.
 
     Attributes:
-        base_url: the server's OpenAI-compatible base URL, e.g. `http://HOST:8000/v1`.
+        base_url: the server's OpenAI-compatible base URL, e.g. `http://HOST:8000/v1` (`/v1` is
+            added when missing, a pasted `/v1/completions` taken off).
         model: the served model name; `None` takes the first of `/v1/models`.
         template: chat template (preset name, tokenizer directory, `tokenizer_config.json` or
             `.gguf`); `None` reads it from the server (llama-server's `/props`) or from the
             served model's path when it is a local directory or GGUF file.
-        tokenizer: a local tokenizer directory or `.gguf` of the served model, used instead of
-            the server's tokenize endpoint (servers without one need it for exact token ids).
+        tokenizer: a local tokenizer directory or `.gguf` of the served model: prompts then go
+            as token ids where the server takes them, and the server's prompt-token counts are
+            checked (servers without a tokenize endpoint need it to take off a BOS they add).
         server: `auto` (detected) or one of `vllm`, `sglang`, `llama.cpp`, `llama-cpp-python`,
             `tgi`, `openai` (plain OpenAI fields, text prompts).
         api_key_env: name of the environment variable holding the API key (the key itself is

@@ -1,5 +1,11 @@
 """The connection of `CompletionServerEngine` to one OpenAI-compatible completion server:
-what kind of server it is, how its prompts must be sent, and the concurrent requests."""
+what kind of server it is, how its prompts must be sent, and the concurrent requests.
+
+One HTTP request per completion: prompts go as text (the server tokenizes them, special tokens
+parsed, and a BOS it adds itself is taken off the text first), or as token ids where a local
+tokenizer gives them; token counts and ids come back in the completion. The server's tokenize
+endpoint is used at load (what it adds to a prompt) and for the few stop strings, not per
+prompt."""
 
 from __future__ import annotations
 
@@ -10,14 +16,31 @@ from typing import Any, Callable, Optional, Sequence
 from distilabel_magpie.engines.base import (
     Completion, ProgressCallback, SamplingParams, apply_stops, common_prefix_length, repetition_end)
 from distilabel_magpie.engines.dialects import (
-    DIALECTS, LLAMA_CPP_PYTHON, LLAMA_SERVER, OPENAI, OWNERS, SGLANG, TGI, VLLM, Dialect, finish_reason,
-    request_body, unsupported)
+    DIALECTS, LLAMA_CPP_PYTHON, LLAMA_SERVER, OPENAI, OWNERS, SGLANG, TGI, VLLM, Dialect, choice_token_ids,
+    finish_reason, request_body, unsupported)
 from distilabel_magpie.engines.http import HttpClient, LoopThread, Response, RetryPolicy
 from distilabel_magpie.errors import MagpieError
 
 logger = logging.getLogger("distilabel_magpie.engines.server")
 
 CHAT_ONLY_HINTS = ("chat", "not supported", "unsupported", "does not support", "not implemented")
+UNREACHABLE_AT_LOAD = 3.0  # seconds a server that never answered is waited for at load
+ENDPOINTS = ("/chat/completions", "/completions", "/models")
+
+
+def normalise_base_url(base_url: str) -> str:
+    """The server's OpenAI-compatible root, `.../v1`: a missing scheme becomes http://, a pasted
+    endpoint (`/v1/completions`, `/v1/chat/completions`) is taken off, a missing `/v1` added
+    (llama-server answers without it, vLLM and SGLang do not)."""
+    url = base_url.strip()
+    if "://" not in url:
+        url = f"http://{url}"
+    url = url.rstrip("/")
+    for tail in ENDPOINTS:
+        if url.endswith(tail):
+            url = url[: -len(tail)].rstrip("/")
+            break
+    return url if url.endswith("/v1") else f"{url}/v1"
 
 
 class ServerRunner:
@@ -26,8 +49,9 @@ class ServerRunner:
     def __init__(self, base_url: str, *, model: Optional[str], server: str, api_key: Optional[str],
                  local_tokenizer: Optional[Callable[[str], list[int]]], policy: RetryPolicy,
                  max_concurrency: int, bos_text: Callable[[], Optional[str]] = lambda: None) -> None:
-        url = base_url.rstrip("/")
-        self.base_url = url if url.endswith("/v1") else f"{url}/v1"
+        self.base_url = normalise_base_url(base_url)
+        if self.base_url != base_url.rstrip("/"):
+            logger.info(f"base_url {base_url!r} taken as {self.base_url!r}")
         self.root = self.base_url[: -len("/v1")]
         self.model = model
         self.server = server
@@ -37,6 +61,7 @@ class ServerRunner:
         self._policy, self._max_concurrency = policy, max_concurrency
         self._bos_text = bos_text
         self.dialect: Dialect = OPENAI
+        self._models_status = 200
         self.props: Optional[dict] = None  # llama-server's /props (chat template, BOS/EOS)
         self.info: Optional[dict] = None  # SGLang's /get_model_info or TGI's /info
         self.added: Optional[list[int]] = None  # tokens the server puts in front of a string prompt
@@ -58,7 +83,10 @@ class ServerRunner:
 
     async def _start(self) -> None:
         self.http = HttpClient(self.root, self._headers, self._policy, self._max_concurrency)
-        models = await self.http.call("GET", "/v1/models")  # retried: the server may still be starting
+        # Retried while the server is starting (503 while it loads); one that never answered
+        # at all is given a few seconds only (a wrong host or port is not worth a minute).
+        models = await self.http.call("GET", "/v1/models", unreachable_after=UNREACHABLE_AT_LOAD)
+        self._models_status = models.status
         self._check_auth(models)
         served = [m for m in ((models.data or {}).get("data") or []) if isinstance(m, dict)] \
             if models.status == 200 and isinstance(models.data, dict) else []
@@ -81,11 +109,11 @@ class ServerRunner:
         slots = {LLAMA_CPP_PYTHON: 1, LLAMA_SERVER: (self.props or {}).get("total_slots")}.get(self.dialect)
         if isinstance(slots, int) and slots > 0:
             self.http.narrow(2 * slots)
-        if self.dialect.tokenize in ("llama-cpp-python", "tgi"):  # their tokenizers add what prompts get
-            a, z = await self._server_tokens("a"), await self._server_tokens("Z")
-            self.added = list(a[: common_prefix_length(a, z)])
-        elif self.dialect.token_prompts and self.can_tokenize:
+        if self.sends_ids:
             self.added = []  # token ids go in as they are
+        elif self.dialect.tokenize is not None:  # what the server puts in front of a text prompt
+            a, z = await self._server_tokens("a", add=True), await self._server_tokens("Z", add=True)
+            self.added = list(a[: common_prefix_length(a, z)])
         logger.info(f"{self.base_url}: {self.dialect.name} server, model {self.model!r}, prompts as "
                     f"{'token ids' if self.sends_ids else 'text'}, {self.http.max_concurrency} requests in flight")
 
@@ -138,6 +166,10 @@ class ServerRunner:
         message = r.message()
         if r.status == 404 and "model" in message.lower() and ("exist" in message or "found" in message):
             raise MagpieError(f"{self.base_url} does not serve model {self.model!r} ({message}); set model")
+        if r.status == 404 and self._models_status == 404:
+            raise MagpieError(
+                f"a server answers at {self.root} but not at {self.base_url} (404 on /models and /completions): "
+                "check the path of base_url, the server's OpenAI-compatible root such as http://HOST:PORT/v1")
         if r.status in (404, 405, 501) or (r.status in (400, 422) and any(
                 h in message.lower() for h in CHAT_ONLY_HINTS)) or (
                 r.status == 200 and not isinstance((r.data or {}).get("choices"), list)):
@@ -155,16 +187,19 @@ class ServerRunner:
 
     @property
     def sends_ids(self) -> bool:
-        return self.dialect.token_prompts and self.can_tokenize
+        """Prompts go as token ids: only from a local tokenizer (the server's would cost a
+        request per prompt; a text prompt is tokenized by the server the same way)."""
+        return self.dialect.token_prompts and self._local is not None
 
-    async def _server_tokens(self, text: str) -> list[int]:
-        """The server's tokenization of `text` (for llama-cpp-python and TGI: with what they add)."""
+    async def _server_tokens(self, text: str, add: bool = False) -> list[int]:
+        """The server's tokenization of `text`, with what it adds to a prompt when `add` (always
+        for llama-cpp-python and TGI, whose endpoints have no switch)."""
         style = self.dialect.tokenize
         if style == "vllm":
-            body = {"prompt": text, "add_special_tokens": False, **({"model": self.model} if self.model else {})}
+            body = {"prompt": text, "add_special_tokens": add, **({"model": self.model} if self.model else {})}
             path = "/tokenize"
         elif style == "llama.cpp":
-            body, path = {"content": text, "add_special": False, "parse_special": True}, "/tokenize"
+            body, path = {"content": text, "add_special": add, "parse_special": True}, "/tokenize"
         elif style == "llama-cpp-python":
             body, path = {"input": text}, "/extras/tokenize"
         else:
@@ -188,7 +223,7 @@ class ServerRunner:
                                   "directory or .gguf of the served model)")
             else:
                 got = await self._server_tokens(text)
-                if self.added:
+                if self.added and self.dialect.tokenize in ("llama-cpp-python", "tgi"):
                     if got[: len(self.added)] != self.added:
                         raise MagpieError(f"{self.base_url}: tokenization of {text[:40]!r} does not start with "
                                           f"the {self.added} the server adds; pass tokenizer=")
@@ -202,22 +237,23 @@ class ServerRunner:
         return self._loop.run(self.exact_tokens(text))
 
     async def _payload(self, text: str) -> tuple[Any, Optional[int]]:
-        """What to send for a prompt, and how many prompt tokens the server should count."""
+        """What to send for a prompt, and how many prompt tokens the server should count (None:
+        unknown without a request of its own, not made)."""
         if self.sends_ids:
-            ids = await self.exact_tokens(text)
+            ids = await self.exact_tokens(text)  # the local tokenizer: no request
             return ids, len(ids)
-        if not self.added or not self.can_tokenize:
-            return text, (len(await self.exact_tokens(text)) if self.can_tokenize else None)
-        ids = await self.exact_tokens(text)
+        expected = len(self._local(text)) if self._local is not None else None
+        if not self.added:
+            return text, expected
         bos = self._bos_text()
-        if ids[: len(self.added)] == self.added:  # the server adds this BOS back
-            if not bos or not text.startswith(bos) or await self.exact_tokens(bos) != self.added:
-                raise MagpieError(f"{self.base_url} adds a BOS to every text prompt and this prompt already has "
-                                  "one; set the engine's template so its BOS text can be taken off")
-            return text[len(bos):], len(ids)
+        if bos and text.startswith(bos):  # the server puts this BOS back
+            if await self.exact_tokens(bos) != self.added:  # cached: one request per run
+                raise MagpieError(f"{self.base_url} adds {self.added} to every text prompt, not the template's BOS "
+                                  f"{bos!r}; set the engine's template (or tokenizer=) to the served model's")
+            return text[len(bos):], expected
         self._warn(f"{self.base_url} adds {self.added} to every text prompt, which the template does not print: "
-                   "the model sees one token more than the template renders (a server taking token ids avoids it)")
-        return text, len(ids) + len(self.added)
+                   "the model sees one token more than the template renders (pass tokenizer= to send token ids)")
+        return text, None if expected is None else expected + len(self.added)
 
     # -- completions ----------------------------------------------------------------------
     def _warn(self, message: str) -> None:
@@ -302,18 +338,20 @@ class ServerRunner:
         stop_reason = hit or (matched if isinstance(matched, str) and matched != "repetition_detected" else None)
         if hit:
             reason = "stop"
-        token_ids = [int(t) for t in choice.get("token_ids") or []]
+        token_ids = choice_token_ids(choice)
         if token_ids:
             completion_tokens = len(token_ids)
         elif n == 1 and isinstance(usage.get("completion_tokens"), int):
             completion_tokens = usage["completion_tokens"]
-        else:
+        else:  # n choices without ids or usage per choice: a server we do not know
             completion_tokens = len(await self.exact_tokens(raw)) if self.can_tokenize and raw else 0
         prompt_tokens = usage.get("prompt_tokens")
         if expected is not None and isinstance(prompt_tokens, int) and prompt_tokens != expected:
             self._warn(f"{self.base_url} counted {prompt_tokens} prompt tokens where {expected} were meant: "
                        "its tokenization differs from the template's (check tokenizer= / template=)")
-        # A server that cannot end a loop early: flag the sample that looped to the limit.
+        # A server that cannot end a loop early: flag the sample that looped to the limit (ids
+        # from the answer; only llama-cpp-python and TGI, which return none, cost a tokenize,
+        # and only for samples that ran to the limit).
         if reason == "length" and params.repetition_ngram > 0 and (token_ids or self.can_tokenize):
             ids = token_ids or await self.exact_tokens(raw)
             if repetition_end(ids, params.repetition_ngram) is not None:

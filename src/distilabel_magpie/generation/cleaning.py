@@ -27,6 +27,13 @@ _LABEL = re.compile(
 _ROLE_LINE = re.compile(
     r"(?:^|\n)\s*(?:#{1,6}\s*)?\**(?:assistant|ai|bot|gpt|response|answer|system)\**\s*[:：]", re.IGNORECASE)
 
+# A role header whose special tokens the server rendered as empty text (llama-server without
+# preserved tokens, llama-cpp-python, TGI): ChatML's "<|im_start|>assistant\n" arrives as a line
+# "assistant", Llama-3's header as "assistant\n\n", Gemma's "<start_of_turn>model\n" as "model".
+# Only after the start, a line break or punctuation ("2+2?assistant\n"), never after a word
+# ("my assistant\n").
+_BARE_ROLE = re.compile(r"(?:^|(?<=[^\w \t]))[ \t]*(?:assistant|user|system|model)[ \t]*\n")
+
 # Where a query's own answer starts: "The answer is:" / "Correct answer:" / "Solution:" opening a
 # line (or a sentence, with its colon). "I think the answer is 5, am I right?" has no colon and
 # stays a query.
@@ -89,6 +96,8 @@ def clean_query(completion: Completion, template: MagpieTemplate,
     hit = find_stop(text, template.role_markers)  # a backend that did not stop on a marker
     if hit is not None:
         text = text[: hit[0]]
+    elif (bare := _BARE_ROLE.search(text)) is not None:  # the query ran on into the next turn
+        return _LABEL.sub("", text[: bare.start()].strip(), count=1).strip(), LEAKED_ROLE
     text = _LABEL.sub("", text.strip(), count=1).strip()
     if hit is None and completion.finish_reason in ("length", "repetition"):
         return text, TRUNCATED if completion.finish_reason == "length" else REPETITIVE

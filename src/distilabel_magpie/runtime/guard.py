@@ -316,10 +316,51 @@ def _record_error_callback(callback: Any) -> Any:
             cause = getattr(e, "subprocess_exception", None) or e
             what = "failed to load" if getattr(e, "is_load_error", False) else "failed"
             mended.fail(f"step '{step}' {what}: {one_line(cause)}" if step else one_line(cause))
+            trace = getattr(e, "formatted_traceback", None)
+            if trace and not getattr(e, "is_load_error", False) and hasattr(self, "_logger"):
+                path = _keep_traceback(self, trace)
+                line = f"❌ Step '{step}' failed: {one_line(cause)}" + (f" (traceback in {path})" if path else "")
+                quiet = _TracebackOffConsole(self._logger, line)
+                self._logger.addFilter(quiet)
+                try:
+                    return callback(self, e)
+                finally:
+                    self._logger.removeFilter(quiet)
         return callback(self, e)
 
     recorded._magpie_wrapped = callback
     return recorded
+
+
+def _keep_traceback(pipeline: Any, trace: str) -> Optional[Path]:
+    """The subprocess traceback, appended to traceback.txt beside the run's pipeline.log."""
+    try:
+        path = Path(pipeline._cache_location["log_file"]).with_name("traceback.txt")
+        with path.open("a") as fh:
+            fh.write(trace + "\n")
+        return path
+    except (AttributeError, KeyError, OSError, TypeError):
+        return None
+
+
+class _TracebackOffConsole(logging.Filter):
+    """distilabel logs a failed step's whole subprocess traceback at ERROR, above our one-line
+    error (and calls a normal step a "global step"): the traceback goes to a file and shows at
+    DEBUG only; the headline becomes one line with the cause and where the traceback is."""
+
+    def __init__(self, logger: logging.Logger, line: str) -> None:
+        super().__init__()
+        self.logger, self.line = logger, line
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Subprocess traceback"):
+            if not self.logger.isEnabledFor(logging.DEBUG):
+                return False
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        elif message.startswith("An error occurred in global step"):
+            record.msg, record.args = self.line, ()
+        return True
 
 
 def _graceful_stop(e: BaseException) -> bool:

@@ -1,6 +1,11 @@
 """Reasoning models: the thinking switch of a chat template, and an answer split into its
 reasoning and the answer proper.
 
+Only templates that reason are read this way: a template that names reasoning tags, has a
+thinking switch, is harmony, or whose preset gives `reasoning_tags` (a model that reasons by
+training, e.g. Phi-4-mini-reasoning). A plain model's answer is never split, so a literal
+`</think>` in it stays in the answer.
+
 Three formats, read from the template itself (or its preset):
 - tags (QwQ, Qwen3, DeepSeek-R1, SmolLM3, Phi-4-reasoning: `<think>`…`</think>`; EXAONE-Deep:
   `<thought>`…`</thought>`). The generation prompt may already open the block (QwQ, R1 and the
@@ -71,9 +76,14 @@ def is_harmony(chat_template: str) -> bool:
     return "<|channel|>" in chat_template and "<|start|>" in chat_template
 
 
+def named_tags(chat_template: str) -> Optional[tuple[str, str]]:
+    """The reasoning tags a template names (by its closing tag), None when it names none."""
+    return next((pair for pair in TAGS if pair[1] in chat_template), None)
+
+
 def tags_of(chat_template: str) -> tuple[str, str]:
     """The reasoning tags a template uses (by its closing tag), `<think>` tags when it names none."""
-    return next((pair for pair in TAGS if pair[1] in chat_template), DEFAULT_TAGS)
+    return named_tags(chat_template) or DEFAULT_TAGS
 
 
 def inline(reasoning: Optional[str], answer: str, tags: tuple[str, str] = DEFAULT_TAGS) -> str:

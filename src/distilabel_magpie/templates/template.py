@@ -222,16 +222,25 @@ class MagpieTemplate:
         """The tags around the reasoning (`<think>`, `</think>` unless the template uses others)."""
         return tuple(self.reasoning_tags) if self.reasoning_tags else R.tags_of(self.chat_template)
 
+    @cached_property
+    def reasons(self) -> bool:
+        """Whether answers may hold reasoning: harmony, reasoning tags named by the template (or
+        by the preset's `reasoning_tags`) or a thinking switch. A plain model's answer is never split."""
+        return (self.harmony or bool(self.reasoning_tags) or R.named_tags(self.chat_template) is not None
+                or self.thinking_switch is not None)
+
     @property
     def opens_reasoning(self) -> bool:
         """The generation prompt ends inside an opened reasoning block (QwQ, R1, Qwen3-Thinking-2507)."""
-        return not self.harmony and R.opens_reasoning(self.assistant_prefix, self.tags)
+        return self.reasons and not self.harmony and R.opens_reasoning(self.assistant_prefix, self.tags)
 
     def split_answer(self, text: str) -> R.Split:
         """An answer completion (the text after this template's generation prompt) split into
-        reasoning and answer."""
+        reasoning and answer (a template that does not reason: the whole text is the answer)."""
         if self.harmony:
             return R.split_harmony(text)
+        if not self.reasons:
+            return R.Split(None, text.strip())
         return R.split_tagged(text, self.tags, self.opens_reasoning)
 
     @cached_property
@@ -259,6 +268,8 @@ class MagpieTemplate:
         info: dict = {"thinking": self.thinking, "thinking_switch": switch.describe() if switch else None}
         if self.harmony:
             info["reasoning"] = {"format": "harmony", "reasoning_channel": "analysis", "answer_channel": "final"}
+        elif not self.reasons:
+            info["reasoning"] = {"format": None}  # not a reasoning template: answers are not split
         else:
             info["reasoning"] = {"format": "tags", "open": self.tags[0], "close": self.tags[1],
                                  "prompt_opens_reasoning": self.opens_reasoning}
