@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml scripts/install_llama_cpp.py
 system-deps:
 	bash scripts/system-deps.sh
 
-demo: install
+demo: $(VENV)/.installed
 	$(VENV)/bin/distilabel pipeline run --config pipelines/magpie-sft.yaml \
 		--param magpie_sft.num_rows=$(ROWS) --ignore-cache
 	@test -f data/magpie-sft/report.html && echo "run report: $(CURDIR)/data/magpie-sft/report.html" \
@@ -43,7 +43,7 @@ test: install system-deps
 test-fast: install system-deps
 	$(VENV)/bin/pytest -m "not e2e and not slow"
 
-bench: install
+bench: $(VENV)/.installed
 	$(PY) benchmarks/throughput.py
 
 clean:
