@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("queries", nargs="+", help="JSONL files of real_queries.py")
     parser.add_argument("--judge", default="qwen2.5-coder-1.5b-instruct")
     parser.add_argument("--per-group", type=int, default=40)
-    parser.add_argument("--baseline", action="store_true", help="also run the previous prompt (rating first)")
+    parser.add_argument("--variant", action="store_true",
+                        help="also run REASON_FIRST_PROMPT (reason before rating) beside the step's prompt")
     parser.add_argument("--n-parallel", type=int, default=8)
     parser.add_argument("--out", help="write the judged rows here (JSONL)")
     args = parser.parse_args()
@@ -71,9 +72,9 @@ def main() -> None:
     rows = labelled_set(args.queries, args.per_group)
     counts = {k: sum(r["label"] == k for r in rows) for k in ("good", "broken")}
     llm = LlamaCppEngine(model_path=args.judge, n_parallel=args.n_parallel)
-    variants = {"current": (judge_module.PROMPTS["quality"], judge_module._ORDER["quality"])}
-    if args.baseline:
-        variants = {"previous": (PREVIOUS_PROMPT, ["input_quality", "explanation"]), **variants}
+    variants = {"step": (judge_module.PROMPTS["quality"], judge_module._ORDER["quality"])}
+    if args.variant:
+        variants["reason_first"] = (REASON_FIRST_PROMPT, ["explanation", "input_quality"])
     results = {}
     judged_rows = []
     for name, (prompt, order) in variants.items():
@@ -103,17 +104,30 @@ def main() -> None:
     print(json.dumps({"judge": args.judge, "set": counts, "cpu": cpu_model(), **results}))
 
 
-# The prompt before the redesign of the quality judgement (rating first, no examples): the baseline.
-PREVIOUS_PROMPT = (
-    "Rate the quality of the user query below: how clear, specific and coherent it is.\n"
-    "- very poor: unclear, vague or incoherent; essential information is missing.\n"
-    "- poor: somewhat unclear, or important details are missing.\n"
-    "- average: moderately clear and specific; may need some clarification.\n"
-    "- good: clear, specific and well-formed.\n"
-    "- excellent: very clear, specific and well-articulated, with all the context needed.\n\n"
-    "<query>\n{query}\n</query>\n\n"
-    'Answer with JSON only: {{"input_quality": "<very poor|poor|average|good|excellent>", '
-    '"explanation": "<one short sentence>"}}'
+# A variant measured against the step's prompt (`--variant`): the reason before the rating, the
+# broken forms named in the rubric, three examples, the query last. On 20 good and 20 broken real
+# queries it did worse with Qwen2.5-Coder-1.5B (win rate 0.705 against 0.807) and took longer per
+# row: its reasons said "incomplete" for broken queries, but it rated them "poor", not "very poor",
+# and it called good queries incomplete too (docs/real-models.md).
+REASON_FIRST_PROMPT = (
+    "You check user queries written for a chatbot training set. Some are well-formed requests. "
+    "Others are broken: cut off in the middle of a sentence, repeating themselves, carrying their "
+    "own answer or another speaker's turn, or not a request at all.\n\n"
+    "Rate the query:\n"
+    "- very poor: broken (cut off, repetitive, contains an answer or a dialogue), a fragment, or "
+    "not a request or question.\n"
+    "- poor: a complete request, but unclear or missing essential information.\n"
+    "- average: a complete, understandable request; some details are missing.\n"
+    "- good: a complete, clear and specific request.\n"
+    "- excellent: a complete, very clear and specific request with all the context needed.\n\n"
+    "Examples:\n"
+    '"How do I reverse a list in Python without changing the original?" -> good\n'
+    '"Write a function that takes a list of integers and returns the" -> very poor (cut off)\n'
+    '"What is the capital of France? The answer is Paris." -> very poor (contains its answer)\n\n'
+    "First say in one sentence whether the query is complete and what it asks, then rate it.\n"
+    'Answer with JSON only: {{"explanation": "<one sentence>", '
+    '"input_quality": "<very poor|poor|average|good|excellent>"}}\n\n'
+    "<query>\n{query}\n</query>"
 )
 
 if __name__ == "__main__":

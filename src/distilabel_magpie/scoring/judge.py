@@ -40,28 +40,16 @@ if TYPE_CHECKING:
 Tag = Literal["quality", "difficulty", "task_category"]
 
 PROMPTS: dict[str, str] = {
-    # Reasoning before the rating, the broken forms named in the rubric, and three examples; how
-    # well it separates good queries from broken ones is measured by benchmarks/judge_eval.py. The
-    # query comes last, so the rest is a prefix that every row shares (one prefill).
     "quality": (
-        "You check user queries written for a chatbot training set. Some are well-formed requests. "
-        "Others are broken: cut off in the middle of a sentence, repeating themselves, carrying their "
-        "own answer or another speaker's turn, or not a request at all.\n\n"
-        "Rate the query:\n"
-        "- very poor: broken (cut off, repetitive, contains an answer or a dialogue), a fragment, or "
-        "not a request or question.\n"
-        "- poor: a complete request, but unclear or missing essential information.\n"
-        "- average: a complete, understandable request; some details are missing.\n"
-        "- good: a complete, clear and specific request.\n"
-        "- excellent: a complete, very clear and specific request with all the context needed.\n\n"
-        "Examples:\n"
-        '"How do I reverse a list in Python without changing the original?" -> good\n'
-        '"Write a function that takes a list of integers and returns the" -> very poor (cut off)\n'
-        '"What is the capital of France? The answer is Paris." -> very poor (contains its answer)\n\n'
-        "First say in one sentence whether the query is complete and what it asks, then rate it.\n"
-        'Answer with JSON only: {{"explanation": "<one sentence>", '
-        '"input_quality": "<very poor|poor|average|good|excellent>"}}\n\n'
-        "<query>\n{query}\n</query>"
+        "Rate the quality of the user query below: how clear, specific and coherent it is.\n"
+        "- very poor: unclear, vague or incoherent; essential information is missing.\n"
+        "- poor: somewhat unclear, or important details are missing.\n"
+        "- average: moderately clear and specific; may need some clarification.\n"
+        "- good: clear, specific and well-formed.\n"
+        "- excellent: very clear, specific and well-articulated, with all the context needed.\n\n"
+        "<query>\n{query}\n</query>\n\n"
+        'Answer with JSON only: {{"input_quality": "<very poor|poor|average|good|excellent>", '
+        '"explanation": "<one short sentence>"}}'
     ),
     "difficulty": (
         "Read the user query below. Say what the user wants, what knowledge is needed to answer it, "
@@ -79,7 +67,7 @@ PROMPTS: dict[str, str] = {
     ),
 }
 
-_TEXT = {"type": "string", "maxLength": 160}  # bounded: small judges otherwise ramble to the token limit
+_TEXT = {"type": "string", "maxLength": 120}  # bounded: small judges otherwise ramble to the token limit
 SCHEMAS: dict[str, dict] = {
     "quality": {"type": "object", "properties": {
         "input_quality": {"type": "string", "enum": list(QUALITY_LEVELS)},
@@ -93,8 +81,8 @@ SCHEMAS: dict[str, dict] = {
         "other_tags": {"type": "array", "items": {"type": "string", "enum": list(TASK_CATEGORIES)},
                        "maxItems": 3}}, "required": ["primary_tag", "other_tags"]},
 }
-# Property order of the output: the reason before the rating it leads to.
-_ORDER = {"quality": ["explanation", "input_quality"], "difficulty": ["intent", "knowledge", "difficulty"],
+# Property order of the output (rating first for quality: a short answer fits any token limit).
+_ORDER = {"quality": ["input_quality", "explanation"], "difficulty": ["intent", "knowledge", "difficulty"],
           "task_category": ["primary_tag", "other_tags"]}
 PARSERS: dict[str, Callable[[str], tuple[Optional[dict], Optional[str]]]] = {
     "quality": parse_quality, "difficulty": parse_difficulty, "task_category": parse_task_category}
