@@ -54,12 +54,8 @@ def build_sft_pipeline(
     Queries: T=1.0, top_p=1.0 (paper), min_p=0.02, up to 128 tokens, not stopped at the first
     newline. Answers: greedy (paper), up to 256 new tokens, repetition penalty 1.1, written under
     the system prompt `BRIEF_ANSWERS` (queries are sampled without it). The measurements behind
-    these defaults: docs/defaults.md. Then each query's language and its distance to the nearest
-    other query (near-duplicates are flagged, not dropped), for the run report.
+    these defaults: docs/defaults.md.
     """
-    from distilabel_magpie.curation import NearDuplicates
-    from distilabel_magpie.scoring import LanguageTagger
-
     with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
         rows, finalize = _rows(num_rows, batch_size)
         generate = MagpieSFTStep(
@@ -75,12 +71,8 @@ def build_sft_pipeline(
             response_system_prompt=BRIEF_ANSWERS,
             seed=seed,
         )
-        # Cheap stages, so that the first report shows language and diversity (minimum-neighbour
-        # distance on the embedded MiniLM): seconds on 100 rows, no row dropped.
-        language = LanguageTagger(name="language_tagger")
-        diversity = NearDuplicates(name="near_duplicates")
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
-        rows >> generate >> finalize >> language >> diversity >> save
+        rows >> generate >> finalize >> save
     return pipeline
 
 
