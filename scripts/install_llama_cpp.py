@@ -49,9 +49,9 @@ def cpu_features() -> str:
     return platform.processor() or platform.machine()
 
 
-def compiler() -> str:
+def compiler(command: str = "cc") -> str:
     try:
-        return subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        return subprocess.run([command, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     except (OSError, IndexError):
         return "unknown"
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,10 @@ import tarfile
 import tempfile
 import urllib.request
 from pathlib import Path
+
+# The same CPU and compiler parts of the cache key as the llama-cpp-python build (this folder is
+# on sys.path when the script runs).
+from install_llama_cpp import compiler, cpu_features
 
 VERSION = "11434.0.0"
 SDIST_URL = ("https://files.pythonhosted.org/packages/19/81/707dfe93d705af576e87bfa467878d61cb87b6d7d"
@@ -46,26 +49,8 @@ CMAKE_ARGS = [
 ]
 
 
-def cpu_features() -> str:
-    """The CPU's feature flags (what -march=native compiles for)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                return " ".join(sorted(line.split(":", 1)[1].split()))
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def compiler() -> str:
-    try:
-        return subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    except (OSError, IndexError):
-        return "unknown"
-
-
 def build_key() -> str:
-    parts = [VERSION, SDIST_SHA256, *CMAKE_ARGS, compiler(), cpu_features()]
+    parts = [VERSION, SDIST_SHA256, *CMAKE_ARGS, compiler("c++"), cpu_features()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
