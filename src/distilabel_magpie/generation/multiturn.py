@@ -9,6 +9,7 @@ from pydantic import Field
 
 from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.generation.progress import report_rows
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 from distilabel_magpie.generation.cleaning import OK, clean_query, clean_response
@@ -235,7 +236,10 @@ class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
                     self._end(s, f"response_{answer.status}")
                 else:
                     s["messages"] += [{"role": "user", "content": query}, assistant_message(answer.text, answer.reasoning)]
-        yield [self._output(s) for s in states]
+        rows = [self._output(s) for s in states]
+        report_rows(self, rows, sum(r["conversation_status"] == "ok" for r in rows),
+                    sum(log.get("query_tokens", 0) + (log.get("response_tokens") or 0) for s in states for log in s["log"]))
+        yield rows
 
     @staticmethod
     def _end(state: dict, reason: str) -> None:
