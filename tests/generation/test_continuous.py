@@ -92,6 +92,26 @@ def test_continuous_rows_are_the_query_then_answer_rows_in_any_order(monkeypatch
         assert engine.jobs >= len(reference)
 
 
+@pytest.mark.parametrize("end_with_user", [False, True])
+def test_multi_turn_continuous_rows_are_the_turn_by_turn_rows(monkeypatch, end_with_user):
+    from distilabel_magpie.generation import MagpieMultiTurn
+
+    def rows(engine):
+        monkeypatch.setattr(LlamaCppEngine, "load", lambda self: None)
+        monkeypatch.setattr("distilabel_magpie.generation.base.engine_for", lambda llm: engine)
+        step = MagpieMultiTurn(llm=LlamaCppEngine(), template="chatml", n_turns=3, seed=5, end_with_user=end_with_user)
+        step.load()
+        step._logger.setLevel(logging.WARNING)
+        inputs = [{"row_index": i, "instruction": f"Question {i}?", "instruction_status": "ok", "response": "Yes.",
+                   "response_status": "ok"} for i in range(12)]
+        return list(next(step.process(inputs)))
+
+    reference = rows(StandIn(continuous=False))
+    assert len({r["conversation_status"] for r in reference}) == 2 and {r["turns"] for r in reference} >= {1, 4}
+    for order in range(3):
+        assert rows(StandIn(continuous=True, slots=3, order=order)) == reference
+
+
 def test_an_answer_given_before_a_lower_row_turned_out_the_same_is_dropped(monkeypatch):
     """Row 1 ends first and is answered; row 0 then ends with the same query: row 1 becomes the
     duplicate, without the answer, as in the query-then-answer path."""
