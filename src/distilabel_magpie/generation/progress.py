@@ -1,11 +1,12 @@
 """Live progress of our generation steps: rows done of requested, accepted so far, tokens/s, ETA.
 
 One line per step, summed over its replicas: each replica writes its counts to a small file
-(`<tempdir>/distilabel-magpie-progress/<run>/<step>/<pid>.json`, at most every `WRITE_S`), and
+(`<tempdir>/distilabel-magpie-progress/<run>/<step>/<pid>.json`, at most every `WRITE_S`; the
+run is told by the process that started the replicas), and
 the replica with the lowest process id prints the sum for all, plus a `run:` line over every
 step of the run. On a terminal the lines are redrawn in place on stderr; elsewhere
 (logs, CI, a file) a plain line is printed every `PLAIN_S` seconds, never wrapped. Replicas on
-other machines (Ray across nodes) have their own temporary folder: each node sums its own.
+other machines or started by other processes (Ray actors) are not summed: each prints its own.
 The cost is a clock read per update and a file write every few seconds.
 """
 
@@ -47,13 +48,10 @@ def progress_line(name: str, done: int, requested: int, accepted: int, tokens: i
 
 
 def _run_key(step: Any) -> str:
-    pipeline = getattr(step, "pipeline", None)
-    name = getattr(pipeline, "name", None) or "standalone"
-    try:
-        signature = pipeline.signature if pipeline is not None else ""
-    except Exception:  # a pipeline that cannot say: replicas then still share the name
-        signature = ""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{name}-{signature}")[:120]
+    """What the replicas of one run share: the process that started them (the run's pool), so
+    runs side by side on one machine are not summed together."""
+    name = getattr(getattr(step, "pipeline", None), "name", None) or "run"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{name}-{os.getppid()}")[:120]
 
 
 class StepProgress:
