@@ -72,14 +72,15 @@ class StepProgress:
         self.file = self.folder / f"{os.getpid()}.json"
         self._written = self._printed = -1e18
         self.step_ref: Any = None
+        self._final = ""  # the last final line printed (printed again only when it changed)
         self._write(force=True)
 
     def add(self, rows: int = 0, accepted: int = 0, tokens: int = 0) -> None:
         self.done += rows
         self.accepted += accepted
         self.tokens += tokens
-        self._write(force=bool(rows))
-        if rows and self.requested and sum(s["done"] for s in self.replicas()) >= self.requested:
+        self._write(force=bool(rows or accepted))
+        if (rows or accepted) and self.requested and sum(s["done"] for s in self.replicas()) >= self.requested:
             self.show(force=True, final=True)  # the step's last rows: its final line, whichever replica
 
     def tokens_only(self, tokens: int) -> None:
@@ -142,8 +143,12 @@ class StepProgress:
             return
         if not final and not self.leads():
             return
-        self._printed = now
         text = " | ".join(self.lines())
+        if final and text == self._final:
+            return
+        self._printed = now
+        if final:
+            self._final = text
         if self.terminal:  # redrawn in place, cut to the terminal's width rather than wrapped
             width = shutil.get_terminal_size((200, 24)).columns
             self.stream.write("\r" + text[: max(20, width - 1)] + "\x1b[K" + ("\n" if final else ""))

@@ -207,6 +207,8 @@ def continuous_batches(step: Any, indices: List[int], params: SamplingParams,
             queries[index] = row
             pending[index] += len(follow) - 1
             lock.notify_all()
+        if not follow:
+            live.add(rows=1)
         return follow
 
     def on_answer(index: int, prompt: str, seed: int, completion: Completion) -> List[Job]:
@@ -216,6 +218,7 @@ def continuous_batches(step: Any, indices: List[int], params: SamplingParams,
             answers[index] = (prompt, completion, seed if params.seed is not None else None)
             pending[index] -= 1
             lock.notify_all()
+        live.add(rows=1)
         return []
 
     def work() -> None:
@@ -245,7 +248,7 @@ def continuous_batches(step: Any, indices: List[int], params: SamplingParams,
                 rows.append(answered_row(step, row, *(answer or (None, None, None))[:2], params,
                                          (answer or (None, None, None))[2]))
             step._tokens, step._seconds = state["tokens"], time.monotonic() - started
-            live.add(len(rows), accepted(rows))
+            live.add(accepted=accepted(rows))  # rows were counted as they ended; accepted once flagged
             yield rows
     finally:
         state["stop"] = True
