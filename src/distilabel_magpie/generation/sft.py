@@ -50,8 +50,11 @@ class MagpieSFTGenerator(SFTAnswers, MagpieSampler):
     """`MagpieSampler` followed by `MagpieResponder` inside one step, sharing one loaded model.
 
     Two llama.cpp steps in a distilabel pipeline run in two processes that compete for the same
-    cores (and each holds a copy of the model); on a CPU this step is much faster. Each batch of
-    queries is sampled, cleaned, deduplicated, and only its `ok` queries are answered.
+    cores (and each holds a copy of the model); on a CPU this step is much faster. Queries are
+    cleaned and checked for exact duplicates, and only `ok` ones are answered. On llama.cpp,
+    queries and answers share one continuous batch: a query is answered as soon as it ends, and
+    a free slot takes the next waiting answer or query, so every slot stays busy until the last
+    rows (other engines sample a batch of queries, then answer it). A row is the same either way.
 
     Attributes:
         (all of `MagpieSampler`'s, for the queries)
