@@ -137,8 +137,8 @@ def test_embedded_model_continuous_batch_and_one_at_a_time_make_the_same_rows():
     that read another's cells would change nearly every row, so most rows must be identical."""
 
     def run(n_parallel):
-        step = MagpieSFTGenerator(name="sft", llm=LlamaCppEngine(n_parallel=n_parallel, n_ctx=512), num_rows=8,
-                                  batch_size=8, seed=1, max_new_tokens=32, response_max_new_tokens=24,
+        step = MagpieSFTGenerator(name="sft", llm=LlamaCppEngine(n_parallel=n_parallel, n_ctx=512), num_rows=6,
+                                  batch_size=6, seed=1, max_new_tokens=24, response_max_new_tokens=16,
                                   response_temperature=0.0, early_stop_newline=True)
         step.load()
         step._logger.setLevel(logging.WARNING)

@@ -28,7 +28,8 @@ def test_line_and_eta():
     assert progress_line("sft", 40, 100, 30, 6000, 40.0) == (
         "sft: 40/100 rows, 30 accepted (75%), 150 tok/s, 1.00 rows/s, ETA 1m00s")
     assert progress_line("sft", 0, 100, 0, 0, 0.0).endswith("ETA ?")
-    assert progress_line("responder", 5, 0, 5, 10, 1.0).startswith("responder: 5/? rows")
+    assert progress_line("responder", 5, 0, 5, 10, 1.0).startswith("responder: 5/? rows, 5 accepted (100%), 10 tok/s")
+    assert ", 0.2 tok/s," in progress_line("slow", 1, 4, 0, 2, 10.0)
     assert [duration(s) for s in (42, 185, 3720, None)] == ["42s", "3m05s", "1h02m", "?"]
 
 

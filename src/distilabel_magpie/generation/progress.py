@@ -43,8 +43,9 @@ def progress_line(name: str, done: int, requested: int, accepted: int, tokens: i
     rate = done / seconds if seconds > 0 else 0.0
     eta = None if not requested else (requested - done) / rate if rate > 0 else (0.0 if done >= requested else None)
     pct = f"{accepted / done:.0%}" if done else "-"
+    tok_s = tokens / seconds if seconds > 0 else 0.0
     return (f"{name}: {done}/{requested or '?'} rows, {accepted} accepted ({pct}), "
-            f"{tokens / seconds if seconds > 0 else 0.0:.0f} tok/s, {rate:.2f} rows/s, ETA {duration(eta)}")
+            f"{tok_s:.{0 if tok_s >= 10 else 1}f} tok/s, {rate:.2f} rows/s, ETA {duration(eta)}")
 
 
 def _run_key(step: Any) -> str:
