@@ -7,7 +7,9 @@ KV buffer (split, not unified: attention then only reads the sequence's own cell
 faster here and gives exactly the tokens of a one-sequence loop; flash attention is off for the
 same reason). Identical prompts (every Magpie query prompt, and the `n` samples of one prompt)
 are prefilled once and copied; the last prompt prefilled stays cached so the next prompt with
-the same prefix (system prompt, earlier turns) only decodes what is new.
+the same prefix (system prompt, earlier turns) only decodes what is new. `run` keeps every slot
+busy with a stream of jobs: a job's follow-up (the answer of a query) starts in the slot its
+job ended in, keeping the cells the two prompts share, before any job not yet started.
 """
 
 from __future__ import annotations
