@@ -11,7 +11,7 @@ from pydantic import Field
 
 from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.engines.base import Job, SamplingParams, sample_seed
-from distilabel_magpie.generation.progress import report_rows
+from distilabel_magpie.generation.progress import continuous, report_rows
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 from distilabel_magpie.generation.cleaning import OK, clean_query, clean_response
@@ -201,7 +201,7 @@ class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
             status = None if messages is not None else ("skipped" if problem == "input_not_ok" else "invalid_input")
             states.append({"row": row, "messages": messages, "status": status, "reason": problem,
                            "failed_turn": None, "log": []})
-        if self.engine.continuous() and all(isinstance(s["row"].get("row_index"), int) for s in states):
+        if continuous(self.engine) and all(isinstance(s["row"].get("row_index"), int) for s in states):
             self._continuous(states)
             self._report_and_log(states)
             yield [self._output(s) for s in states]

@@ -218,3 +218,10 @@ def row_tokens(row: dict) -> int:
 def report_rows(step: Any, rows: list[dict], accepted: int, tokens: Optional[int] = None) -> None:
     """Count a batch of finished rows (`tokens`: None takes them from the rows' metadata)."""
     tracker(step).add(len(rows), accepted, sum(row_tokens(r) for r in rows) if tokens is None else tokens)
+
+
+def continuous(engine: Any) -> bool:
+    """Whether `engine` runs queries and answers in one continuous batch (`CompletionEngine.run`);
+    False for stand-ins that only complete."""
+    check = getattr(engine, "continuous", None)
+    return bool(check()) if callable(check) else False

@@ -14,7 +14,7 @@ from pydantic import Field
 from distilabel_magpie.engines.base import Completion, Job, SamplingParams, sample_seed
 from distilabel_magpie.generation.cleaning import OK, normalize
 from distilabel_magpie.generation.docstrings import cites_magpie
-from distilabel_magpie.generation.progress import report_rows, tracker
+from distilabel_magpie.generation.progress import continuous, report_rows, tracker
 from distilabel_magpie.generation.responder import (
     AnswerPromptMixin, AnswerSampling, answer_prompt, answer_rows, answered_row, wants_answer)
 from distilabel_magpie.generation.sampler import (
@@ -106,7 +106,7 @@ class MagpieSFTGenerator(SFTAnswers, MagpieSampler):
 
     def process(self, offset: int = 0) -> "GeneratorStepOutput":
         params = self.response_params()
-        if not self.engine.continuous():
+        if not continuous(self.engine):
             for rows, last in super().process(offset):
                 rows = answer_rows(self, rows, params)
                 report_rows(self, rows, accepted(rows))
@@ -155,7 +155,7 @@ class MagpieSFTStep(SFTAnswers, MagpieSamplerStep):
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         params = self.response_params()
-        if self.engine.continuous():
+        if continuous(self.engine):
             indices = checked_indices(self, inputs)
             rows = [r for part in continuous_batches(self, indices, params, max(1, len(indices))) for r in part]
         else:
