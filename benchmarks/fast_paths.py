@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "src"))
 
@@ -73,6 +74,44 @@ def measure(path: str, extra: bool, tokens: int, repeats: int) -> dict:
         runner.close()
     model.close()
     return {k: statistics.median(v) for k, v in got.items()}
+
+
+def decode_limit(model_path: str, n_seq: int, steps: int = 128, threads: Optional[int] = None) -> float:
+    """Pure decoding: generated tokens/s of `n_seq` sequences that each get one new token in every
+    decode step for `steps` steps (no prompts to prefill after the first, no sequence ending, so
+    no slot idles), sampled at T=1.0 as the pipelines do, on a context set up as our runner's.
+    The ceiling a generation step can reach with that many sequences per step."""
+    import llama_cpp
+
+    model = load_llama_model(model_path)
+    runner = LlamaCppRunner(model, n_parallel=n_seq, n_ctx=steps + 64, n_threads=threads)
+    lib, ctx = llama_cpp, runner.ctx.ctx
+    samplers = [runner._sampler(SamplingParams(temperature=1.0), seed) for seed in range(n_seq)]
+    prompt = runner.tokenize("<|im_start|>user\nTell me a long story.<|im_end|>\n<|im_start|>assistant\n")
+    n = 0
+    for seq in range(n_seq):  # the prompts, once
+        for pos, token in enumerate(prompt):
+            runner._put(n, token, pos, seq, pos == len(prompt) - 1)
+            n += 1
+    runner._batch.n_tokens = n
+    lib.llama_decode(ctx, runner._batch)
+    outputs = [len(prompt) * (seq + 1) - 1 for seq in range(n_seq)]
+    pos, generated = len(prompt), 0
+    start = time.perf_counter()
+    for _ in range(steps):
+        tokens = [lib.llama_sampler_sample(samplers[seq], ctx, outputs[seq]) for seq in range(n_seq)]
+        for seq, token in enumerate(tokens):
+            runner._put(seq, token, pos, seq, True)
+        runner._batch.n_tokens = n_seq
+        if lib.llama_decode(ctx, runner._batch) != 0:
+            raise SystemExit("llama_decode failed")
+        outputs, pos, generated = list(range(n_seq)), pos + 1, generated + n_seq
+    seconds = time.perf_counter() - start
+    for sampler in samplers:
+        lib.llama_sampler_free(sampler)
+    runner.close()
+    model.close()
+    return generated / seconds
 
 
 def main() -> None:

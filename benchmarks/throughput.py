@@ -21,6 +21,9 @@ Configurations (queries always T=1.0, top_p=1.0, the paper's setting):
                reference for tokens/s ("engine ceiling" in the last line). Our engine can pass
                it: it prefills identical prompts once and answers only usable queries.
 - engine_single   llama-cpp-python's create_completion, one sequence at a time.
+- decode_limit    pure decoding: as many sequences as our engine, each getting a token in every
+               decode step (no prompts after the first, none ending: no idle slot), T=1.0; the
+               ceiling of tokens/s at that width (`ratio_tokens_per_s_vs_decode_limit`, goal 0.9).
 Both bare loops sample answers like the anchor (T=1.0) on the same prompts.
 
 Acceptance (one function for all): a pair is accepted when the query is non-empty, below the
@@ -53,10 +56,11 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = ("anchor", "ours_same", "ours_paper", "ours_small", "engine_batched", "engine_single")
+CONFIGS = ("anchor", "ours_same", "ours_paper", "ours_small", "engine_batched", "engine_single", "decode_limit")
 LABELS = {"anchor": "distilabel MagpieGenerator", "ours_same": "ours, anchor's sampling",
           "ours_paper": "ours, greedy answers (paper)", "ours_small": "ours, small-model options",
-          "engine_batched": "bare batched llama.cpp loop", "engine_single": "bare one-sequence loop"}
+          "engine_batched": "bare batched llama.cpp loop", "engine_single": "bare one-sequence loop",
+          "decode_limit": "pure decoding (no prompts, no tail)"}
 N_PARALLEL = 8  # sequences per decode step: LlamaCppEngine's default, and the batched loop's
 # llama-cpp-python's create_completion adds top_k=40 and min_p=0.05 unless told otherwise: the
 # anchor and the one-sequence loop get them switched off, so every side samples from the whole
@@ -300,6 +304,17 @@ def _put(batch, i: int, token: int, pos: int, seq: int, logits: bool) -> int:
 
 
 def worker(args: argparse.Namespace) -> None:
+    global N_PARALLEL
+    N_PARALLEL = args.n_parallel
+    if args.worker == "decode_limit":
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from fast_paths import decode_limit
+
+        tok_s = decode_limit(args.model_path, N_PARALLEL, steps=args.max_new_tokens, threads=args.threads)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("RESULT " + json.dumps({"rows": [], "seconds": args.max_new_tokens * N_PARALLEL / tok_s,
+                                      "tok_s": tok_s, "peak_rss_mb": peak_mb}))
+        return
     if args.worker.startswith("ours"):
         rows, seconds = run_ours(args.model_path, args.rows, args.max_new_tokens, args.threads, args.seed, args.worker)
     else:
@@ -322,6 +337,9 @@ def cpu_model() -> str:
 
 
 def chunk_stats(chunk: dict, max_new: int) -> dict:
+    if "tok_s" in chunk:  # pure decoding: tokens/s only
+        return {"tok_s": chunk["tok_s"], "acc_min": 0.0, "acc_tok_min": 0.0, "accepted": 0, "answer_tokens": [],
+                "answered": 0, "ended": 0}
     rows, minutes = chunk["rows"], chunk["seconds"] / 60
     good = accepted(rows, max_new)
     answered = [r for r in rows if r.get("answered", True) and (r["query"] or "").strip()]
@@ -350,6 +368,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--model-path", default=None, help="a .gguf chat model (default: the embedded SmolLM2)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {','.join(CONFIGS)}")
+    parser.add_argument("--n-parallel", type=int, default=N_PARALLEL, help="sequences per decode step")
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -363,13 +382,13 @@ def main() -> None:
     configs, seeds = args.configs.split(","), [int(s) for s in args.seeds.split(",")]
     print(f"cpu={cpu_model()} threads={args.threads} model={Path(args.model_path).name} "
           f"max_new_tokens={args.max_new_tokens} rows/chunk={args.rows} seeds={seeds} "
-          f"sequences/step={N_PARALLEL}", flush=True)
+          f"sequences/step={args.n_parallel}", flush=True)
     results: dict[str, list[dict]] = {c: [] for c in configs}
     for seed in seeds:
         for config in configs:
             cmd = [sys.executable, __file__, "--worker", config, "--rows", str(args.rows), "--model-path",
                    args.model_path, "--max-new-tokens", str(args.max_new_tokens), "--threads", str(args.threads),
-                   "--seed", str(seed)]
+                   "--seed", str(seed), "--n-parallel", str(args.n_parallel)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
             if proc.returncode != 0 or line is None:
@@ -411,6 +430,8 @@ def main() -> None:
             ratios[f"ratio_accepted_tokens_per_min_{other}"] = ratio(other, "anchor", "acc_tok_min")
     if {"ours_same", "engine_batched"} <= summary.keys():
         ratios["ratio_tokens_per_s_vs_engine_ceiling"] = ratio("ours_same", "engine_batched", "tok_s")
+    if {"ours_same", "decode_limit"} <= summary.keys():  # the ceiling: every slot decoding in every step
+        ratios["ratio_tokens_per_s_vs_decode_limit"] = ratio("ours_same", "decode_limit", "tok_s")
     if {"ours_same", "engine_single"} <= summary.keys():
         ratios["ratio_tokens_per_s_vs_engine_single"] = ratio("ours_same", "engine_single", "tok_s")
     print("\n" + " ".join(f"{k}={v:.2f}" for k, v in ratios.items()))

@@ -65,6 +65,9 @@ def test_distilabel_cli_runs_the_yaml_with_params(tmp_path):
     assert (out / "data.parquet").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rows"] == 6 and sum(summary["instruction_status"].values()) == 6
+    assert summary["throughput"]["tokens"] > 0 and summary["throughput"]["rows_per_hour"] > 0
+    # the live progress line (plain off a terminal), its last one with every row done
+    assert "magpie_sft: 6/6 rows," in result.stderr + result.stdout and "ETA" in result.stderr + result.stdout
     answered = [r for r in rows if r["instruction_status"] == "ok"]
     assert answered and all(r["response"] is not None for r in answered)
     assert all(r["response_status"] == "skipped" for r in rows if r["instruction_status"] != "ok")

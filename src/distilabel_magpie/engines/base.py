@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional, Sequence
+from typing import Any, Callable, Iterable, Literal, Optional, Sequence
 
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.templates import MagpieTemplate
@@ -82,6 +82,19 @@ class Completion:
     stop_reason: Optional[str] = None
     error: Optional[str] = None
     token_ids: list[int] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class Job:
+    """One completion for a runner that takes work as its slots free up (`CompletionEngine.run`):
+    an exact prompt, its sampling settings (`params.n` is ignored: one sample) and the sample's
+    seed. `then` gets the completion and returns the jobs that follow from it (the answer of a
+    query); they start before any job not yet started."""
+
+    prompt: str
+    params: SamplingParams
+    seed: int
+    then: Optional[Callable[[Completion], Sequence["Job"]]] = None
 
 
 class RepetitionGuard:
@@ -176,6 +189,21 @@ class CompletionEngine(ABC):
     ) -> list[list[Completion]]:
         """`params.n` completions for each prompt, in order."""
         return self.runner.complete(prompts, params, progress)
+
+    def continuous(self) -> bool:
+        """Whether `run` is there: jobs and their follow-ups in one continuous batch (llama.cpp)."""
+        try:
+            return callable(getattr(self.runner, "run", None))
+        except MagpieError:  # no runner: an engine that only completes
+            return False
+
+    def run(self, jobs: Iterable[Job], progress: Optional[ProgressCallback] = None) -> None:
+        """Every job of `jobs` (taken lazily, in order) and the jobs that follow from them, each
+        slot taking the next waiting job as soon as it is free (see `continuous`)."""
+        run = getattr(self.runner, "run", None)
+        if not callable(run):
+            raise MagpieError(f"{type(self).__name__} has no continuous batch; use complete()")
+        run(jobs, progress)
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of `text` exactly as sent (special tokens parsed, none added)."""

@@ -7,17 +7,20 @@ KV buffer (split, not unified: attention then only reads the sequence's own cell
 faster here and gives exactly the tokens of a one-sequence loop; flash attention is off for the
 same reason). Identical prompts (every Magpie query prompt, and the `n` samples of one prompt)
 are prefilled once and copied; the last prompt prefilled stays cached so the next prompt with
-the same prefix (system prompt, earlier turns) only decodes what is new.
+the same prefix (system prompt, earlier turns) only decodes what is new. `run` keeps every slot
+busy with a stream of jobs: a job's follow-up (the answer of a query) starts in the slot its
+job ended in, keeping the cells the two prompts share, before any job not yet started.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from pydantic import Field
@@ -25,6 +28,7 @@ from pydantic import Field
 from distilabel_magpie.engines.base import (
     Completion,
     CompletionEngine,
+    Job,
     ProgressCallback,
     RepetitionGuard,
     SamplingParams,
@@ -47,10 +51,10 @@ def default_threads() -> int:
 
 @dataclass
 class _Request:
-    prompt_index: int
-    sample_index: int
     tokens: list[int]
+    params: SamplingParams
     seed: int
+    then: Optional[Callable[[Completion], Sequence[Job]]]
 
 
 @dataclass
@@ -161,17 +165,37 @@ class LlamaCppRunner:
     # -- the decode loop ------------------------------------------------------------------
     def complete(self, prompts: Sequence[str], params: SamplingParams,
                  progress: Optional[ProgressCallback] = None) -> list[list[Completion]]:
-        lib, mem = self._lib, self.ctx.memory
         results: list[list[Optional[Completion]]] = [[None] * params.n for _ in prompts]
-        queue: deque[_Request] = deque()
-        for p, prompt in enumerate(prompts):
-            tokens = self.tokenize(prompt)
-            for i in range(params.n):
-                queue.append(_Request(p, i, tokens, params.sample_seed(p, i)))
-        total, done, generated_tokens = len(queue), 0, 0
-        max_stop = max((len(s) for s in params.stop), default=0)
+
+        def store(p: int, i: int, completion: Completion) -> Sequence[Job]:
+            results[p][i] = completion
+            return ()
+
+        jobs = (Job(prompt, params, params.sample_seed(p, i), then=functools.partial(store, p, i))
+                for p, prompt in enumerate(prompts) for i in range(params.n))
+        self.run(jobs, progress, total=len(prompts) * params.n)
+        return results  # type: ignore[return-value]
+
+    def run(self, jobs: Iterable[Job], progress: Optional[ProgressCallback] = None,
+            total: Optional[int] = None) -> None:
+        """Decode `jobs` (taken lazily, in order) through the `n_parallel` slots, keeping them all
+        busy: a slot that finishes hands its completion to the job's `then` and takes the jobs
+        that follow from it (the first in the same slot, keeping the cells it can reuse) before
+        any job not yet started. A job's tokens depend on its prompt, settings and seed only."""
+        lib, mem = self._lib, self.ctx.memory
+        source = iter(jobs)
+        ready: deque[Job] = deque()  # follow-ups: before the jobs of `source`
+        done, generated_tokens = 0, 0
         free = list(range(self.n_parallel - 1, -1, -1))
         active: list[_Slot] = []
+        tokenized: dict[str, list[int]] = {}  # the last prompt: the n samples of one prompt share it
+
+        def request(job: Job) -> _Request:
+            tokens = tokenized.get(job.prompt)
+            if tokens is None:
+                tokenized.clear()
+                tokens = tokenized[job.prompt] = self.tokenize(job.prompt)
+            return _Request(tokens, job.params, job.seed, job.then)
 
         def finish(slot: _Slot, reason: str, stop: Optional[str] = None, cut: Optional[int] = None,
                    error: Optional[str] = None) -> None:
@@ -179,18 +203,25 @@ class LlamaCppRunner:
             text = slot.text.decode("utf-8", errors="replace")
             if cut is not None:
                 text = text[:cut]
-            results[slot.req.prompt_index][slot.req.sample_index] = Completion(
+            completion = Completion(
                 text=text, finish_reason=reason, prompt_tokens=len(slot.req.tokens),
                 completion_tokens=len(slot.generated), stop_reason=stop, error=error,
                 token_ids=list(slot.generated))
             if slot.sampler is not None:
                 lib.llama_sampler_free(slot.sampler)
-            lib.llama_memory_seq_rm(mem, slot.seq, -1, -1)
             active.remove(slot)
-            free.append(slot.seq)
             done += 1
+            after = list(slot.req.then(completion)) if slot.req.then is not None else []
             if progress:
-                progress(done, total, generated_tokens)
+                progress(done, total if total is not None else done + len(ready) + len(active) + len(after),
+                         generated_tokens)
+            if after:  # the first follow-up goes on in this slot, on the cells it shares
+                ready.extend(after[1:])
+                cells = (slot.req.tokens + slot.generated)[:slot.pos] if slot.budget else []
+                start(request(after[0]), slot.seq, cells)
+            else:
+                lib.llama_memory_seq_rm(mem, slot.seq, -1, -1)
+                free.append(slot.seq)
 
         def accept(slot: _Slot, token: int) -> None:
             """Record a sampled token; end the sequence on EOG, a stop string, a loop or its budget."""
@@ -200,9 +231,10 @@ class LlamaCppRunner:
             if lib.llama_vocab_is_eog(self.vocab, token):
                 return finish(slot, "stop")
             slot.text += self.piece(token)
-            if params.stop:
+            stops = slot.req.params.stop
+            if stops:
                 text = slot.text.decode("utf-8", errors="ignore")
-                hit = find_stop(text, params.stop, max(0, slot.checked - max_stop))
+                hit = find_stop(text, stops, max(0, slot.checked - max(len(s) for s in stops)))
                 slot.checked = len(text)
                 if hit is not None:
                     return finish(slot, "stop", stop=hit[1], cut=hit[0])
@@ -212,36 +244,49 @@ class LlamaCppRunner:
                 return finish(slot, "length")
             slot.next_token = token
 
-        def admit() -> None:
-            while queue and free:
-                req = queue[0]
-                budget = min(params.max_new_tokens, self.n_ctx - len(req.tokens))
-                if not req.tokens or budget < 1:
-                    queue.popleft()
-                    slot = _Slot(free.pop(), req, 0, [], 0)
-                    active.append(slot)
-                    finish(slot, "error", error="empty prompt" if not req.tokens else (
-                        f"prompt of {len(req.tokens)} tokens does not fit in n_ctx={self.n_ctx}"))
-                    continue
-                leader = next((s for s in active if s.pending and s.req.tokens == req.tokens), None)
-                queue.popleft()
-                slot = _Slot(free.pop(), req, budget, [], 0, sampler=self._sampler(params, req.seed),
-                             guard=RepetitionGuard(params.repetition_ngram) if params.repetition_ngram > 0 else None)
-                lib.llama_memory_seq_rm(mem, slot.seq, -1, -1)
-                if leader is not None:  # same prompt being prefilled: share its cells and logits
-                    slot.leader = leader
-                    leader.followers.append(slot)
-                else:
-                    shared = min(common_prefix_length(self._cache_tokens, req.tokens), len(req.tokens) - 1)
-                    if shared > 0:  # whole-sequence copies only: split KV buffers support no other
-                        lib.llama_memory_seq_cp(mem, self._cache_seq, slot.seq, -1, -1)
-                        lib.llama_memory_seq_rm(mem, slot.seq, shared, -1)
-                    slot.pending, slot.pos = list(req.tokens[shared:]), shared
+        def start(req: _Request, seq: int, cells: Sequence[int] = ()) -> None:
+            """Begin `req` in sequence `seq`, which holds the KV cells of `cells`."""
+            params = req.params
+            budget = min(params.max_new_tokens, self.n_ctx - len(req.tokens))
+            if not req.tokens or budget < 1:
+                slot = _Slot(seq, req, 0, [], 0)
                 active.append(slot)
+                return finish(slot, "error", error="empty prompt" if not req.tokens else (
+                    f"prompt of {len(req.tokens)} tokens does not fit in n_ctx={self.n_ctx}"))
+            leader = next((s for s in active if s.pending and s.req.tokens == req.tokens), None)
+            slot = _Slot(seq, req, budget, [], 0, sampler=self._sampler(params, req.seed),
+                         guard=RepetitionGuard(params.repetition_ngram) if params.repetition_ngram > 0 else None)
+            if leader is not None:  # same prompt being prefilled: share its cells and logits
+                lib.llama_memory_seq_rm(mem, seq, -1, -1)
+                slot.leader = leader
+                leader.followers.append(slot)
+            else:
+                own = min(common_prefix_length(cells, req.tokens), len(req.tokens) - 1)
+                cached = min(common_prefix_length(self._cache_tokens, req.tokens), len(req.tokens) - 1)
+                if own > 0 and own >= cached:  # an answer on the cells of its own query
+                    lib.llama_memory_seq_rm(mem, seq, own, -1)
+                    shared = own
+                else:
+                    lib.llama_memory_seq_rm(mem, seq, -1, -1)
+                    shared = max(cached, 0)
+                    if shared > 0:  # whole-sequence copies only: split KV buffers support no other
+                        lib.llama_memory_seq_cp(mem, self._cache_seq, seq, -1, -1)
+                        lib.llama_memory_seq_rm(mem, seq, shared, -1)
+                slot.pending, slot.pos = list(req.tokens[shared:]), shared
+            active.append(slot)
+
+        def admit() -> None:
+            while free:
+                job = ready.popleft() if ready else next(source, None)
+                if job is None:
+                    return
+                start(request(job), free.pop())
 
         batch = self._batch
-        while queue or active:
+        while True:
             admit()
+            if not active:
+                break
             # One batch: the next token of every generating sequence, then prompt chunks.
             n, outputs = 0, []
             for slot in active:
@@ -270,7 +315,7 @@ class LlamaCppRunner:
                 raise MagpieError(
                     f"llama.cpp decode failed (code {rc}); raise n_ctx or lower n_parallel / max_new_tokens")
             for slot, idx in outputs:
-                if slot.pos == len(slot.req.tokens):  # prefill just ended
+                if slot.pos == len(slot.req.tokens) and not slot.generated:  # prefill just ended
                     self._cache(slot)
                     for f in slot.followers:
                         lib.llama_memory_seq_cp(mem, slot.seq, f.seq, -1, -1)
@@ -279,7 +324,6 @@ class LlamaCppRunner:
                         accept(f, lib.llama_sampler_sample(f.sampler, self.ctx.ctx, idx))
                     slot.followers = []
                 accept(slot, lib.llama_sampler_sample(slot.sampler, self.ctx.ctx, idx))
-        return results  # type: ignore[return-value]
 
     def _put(self, i: int, token: int, pos: int, seq: int, logits: bool) -> None:
         b = self._batch

@@ -1,5 +1,7 @@
 """Multi-turn extender: more user + assistant turns, for any chat template."""
 
+import functools
+import random
 from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
@@ -8,7 +10,8 @@ from distilabel.steps.tasks.base import Task
 from pydantic import Field
 
 from distilabel_magpie.generation.docstrings import cites_magpie
-from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.engines.base import Job, SamplingParams, sample_seed
+from distilabel_magpie.generation.progress import continuous, report_rows
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 from distilabel_magpie.generation.cleaning import OK, clean_query, clean_response, system_text
@@ -198,6 +201,11 @@ class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
             status = None if messages is not None else ("skipped" if problem == "input_not_ok" else "invalid_input")
             states.append({"row": row, "messages": messages, "status": status, "reason": problem,
                            "failed_turn": None, "log": []})
+        if continuous(self.engine) and all(isinstance(s["row"].get("row_index"), int) for s in states):
+            self._continuous(states)
+            self._report_and_log(states)
+            yield [self._output(s) for s in states]
+            return
         for turn in range(self.n_turns):
             active = [s for s in states if s["status"] is None]
             if not active:
@@ -236,7 +244,59 @@ class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
                     self._end(s, f"response_{answer.status}")
                 else:
                     s["messages"] += [{"role": "user", "content": query}, assistant_message(answer.text, answer.reasoning)]
+        self._report_and_log(states)
         yield [self._output(s) for s in states]
+
+    def _report_and_log(self, states: List[dict]) -> None:
+        ok = sum((s["status"] or "ok") == "ok" for s in states)
+        report_rows(self, [{}] * len(states), ok, sum(
+            log.get("query_tokens", 0) + (log.get("response_tokens") or 0) for s in states for log in s["log"]))
+
+    def _continuous(self, states: List[dict]) -> None:
+        """The turns of every row in one continuous batch (`engine.run`): a turn's answer starts
+        as soon as its query ends, the next turn's query as soon as the answer does. Seeds and
+        prompts are those of the turn-by-turn path (rows keyed by `row_index`), so are the rows."""
+        template, answering_template = self.magpie_template, self.answer_template
+        params = [self._params(turn) for turn in range(self.n_turns)]
+
+        def seed(p: SamplingParams, s: dict) -> int:
+            return sample_seed(p.seed, s["row"]["row_index"], 0) if p.seed is not None else random.getrandbits(32)
+
+        def query_job(s: dict, turn: int) -> Job:
+            own_system = s["messages"][0]["content"] if s["messages"][0]["role"] == "system" else None
+            history = [m for m in s["messages"] if m["role"] != "system"]
+            prompt = template.pre_query(self.followup_system_prompt or own_system, history)
+            system = system_text(template, self.followup_system_prompt or own_system)
+            qp = params[turn][0]
+            return Job(prompt, qp, seed(qp, s), then=functools.partial(on_query, s, turn, prompt, system))
+
+        def on_query(s: dict, turn: int, prompt: str, system: Optional[str], completion) -> List[Job]:
+            text, status = clean_query(completion, template, system)
+            s["log"].append({"turn": len(s["messages"]) // 2 + 1, "query_prompt": prompt,
+                             "query_finish_reason": completion.finish_reason,
+                             "query_tokens": completion.completion_tokens})
+            if status != OK:
+                self._end(s, f"query_{status}")
+                return []
+            if self.end_with_user and turn == self.n_turns - 1:
+                s["messages"].append({"role": "user", "content": text})
+                return []
+            answer_prompt = answering_template.response_prompt(s["messages"] + [{"role": "user", "content": text}])
+            ap = params[turn][1]
+            return [Job(answer_prompt, ap, seed(ap, s), then=functools.partial(on_answer, s, turn, text, answer_prompt))]
+
+        def on_answer(s: dict, turn: int, query: str, prompt: str, completion) -> List[Job]:
+            answer = clean_response(completion, answering_template)
+            s["log"][-1].update(response_prompt=prompt, response_finish_reason=completion.finish_reason,
+                                response_tokens=completion.completion_tokens, response_error=answer.error)
+            if answer.status != OK:
+                self._end(s, f"response_{answer.status}")
+                return []
+            s["messages"] += [{"role": "user", "content": query}, assistant_message(answer.text, answer.reasoning)]
+            return [query_job(s, turn + 1)] if turn + 1 < self.n_turns else []
+
+        if self.n_turns > 0:
+            self.engine.run(query_job(s, 0) for s in states if s["status"] is None)
 
     @staticmethod
     def _end(state: dict, reason: str) -> None:

@@ -10,10 +10,11 @@ from distilabel.steps.tasks.base import Task
 from pydantic import BaseModel, Field
 
 from distilabel_magpie.generation.docstrings import cites_magpie
-from distilabel_magpie.engines.base import SamplingParams
+from distilabel_magpie.engines.base import Completion, SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 from distilabel_magpie.generation.cleaning import OK, clean_response
+from distilabel_magpie.generation.progress import report_rows
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput
@@ -174,17 +175,17 @@ class MagpieResponder(AnswerPromptMixin, MagpieLLMMixin, Task):
             repetition_ngram=self.repetition_ngram)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        yield answer_rows(self, list(inputs), self.sampling_params())
+        rows = answer_rows(self, list(inputs), self.sampling_params())
+        report_rows(self, rows, sum(r["response_status"] == OK for r in rows))
+        yield rows
 
 
 def answer_rows(step: Any, rows: List[Dict[str, Any]], params: SamplingParams) -> List[Dict[str, Any]]:
     """Answer the `ok` rows in one engine call; the others get `response_status="skipped"`.
     Shared by `MagpieResponder` and `MagpieSFTGenerator`."""
-    template, engine = step.answer_template, step.engine
-
-    todo = [i for i, row in enumerate(rows)
-            if row.get("instruction_status", OK) == OK and (row.get("instruction") or "").strip()]
-    prompt_of = {i: template.response_prompt(step.answer_messages(rows[i])) for i in todo}
+    engine = step.engine
+    todo = [i for i, row in enumerate(rows) if wants_answer(row)]
+    prompt_of = {i: answer_prompt(step, rows[i]) for i in todo}
     started = time.monotonic()
     params = seeded_per_row(params, [rows[i] for i in todo])
     seeds = {i: params.sample_seed(p, 0) for p, i in enumerate(todo)} if params.seed is not None else {}
@@ -192,23 +193,37 @@ def answer_rows(step: Any, rows: List[Dict[str, Any]], params: SamplingParams) -
     tokens = sum(c.completion_tokens for c in completions.values())
     step._logger.info(f"{step.name}: answered {len(todo)} of {len(rows)} rows, "
                       f"{tokens / max(time.monotonic() - started, 1e-9):.1f} tok/s")
-    out_rows = []
-    for i, row in enumerate(rows):
-        completion = completions.get(i)
-        answer = clean_response(completion, template)
-        out = {**row, "response": answer.text, "reasoning": answer.reasoning, "response_status": answer.status,
-               "model_name": engine.model_name}
-        out["distilabel_metadata"] = dict(row.get("distilabel_metadata") or {})
-        if completion is not None:
-            out["distilabel_metadata"] = merge_metadata(
-                row, step.name,
-                raw_output_response=completion.text,
-                magpie_response=dict(prompt=prompt_of[i], thinking=template.thinking,
-                                     finish_reason=completion.finish_reason,
-                                     stop_reason=completion.stop_reason, error=answer.error,
-                                     temperature=params.temperature, top_p=params.top_p,
-                                     max_new_tokens=params.max_new_tokens, seed=seeds.get(i)),
-                statistics_response={"input_tokens": completion.prompt_tokens,
-                                     "output_tokens": completion.completion_tokens})
-        out_rows.append(out)
-    return out_rows
+    return [answered_row(step, row, prompt_of.get(i), completions.get(i), params, seeds.get(i))
+            for i, row in enumerate(rows)]
+
+
+def wants_answer(row: Dict[str, Any]) -> bool:
+    """Whether a row's query is to be answered: `ok` and not blank."""
+    return row.get("instruction_status", OK) == OK and bool((row.get("instruction") or "").strip())
+
+
+def answer_prompt(step: Any, row: Dict[str, Any]) -> str:
+    """The exact answer prompt of `row`'s query."""
+    return step.answer_template.response_prompt(step.answer_messages(row))
+
+
+def answered_row(step: Any, row: Dict[str, Any], prompt: Optional[str], completion: Optional[Completion],
+                 params: SamplingParams, seed: Optional[int]) -> Dict[str, Any]:
+    """`row` with the answer `completion` to `prompt` (None: not answered, `skipped`)."""
+    template = step.answer_template
+    answer = clean_response(completion, template)
+    out = {**row, "response": answer.text, "reasoning": answer.reasoning, "response_status": answer.status,
+           "model_name": step.engine.model_name}
+    out["distilabel_metadata"] = dict(row.get("distilabel_metadata") or {})
+    if completion is not None:
+        out["distilabel_metadata"] = merge_metadata(
+            row, step.name,
+            raw_output_response=completion.text,
+            magpie_response=dict(prompt=prompt, thinking=template.thinking,
+                                 finish_reason=completion.finish_reason,
+                                 stop_reason=completion.stop_reason, error=answer.error,
+                                 temperature=params.temperature, top_p=params.top_p,
+                                 max_new_tokens=params.max_new_tokens, seed=seed),
+            statistics_response={"input_tokens": completion.prompt_tokens,
+                                 "output_tokens": completion.completion_tokens})
+    return out

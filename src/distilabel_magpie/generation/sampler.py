@@ -29,6 +29,7 @@ from distilabel_magpie.generation.cleaning import (
     system_text,
 )
 from distilabel_magpie.generation.control import detect_language, domain_prompt, language_code, language_system_prompt
+from distilabel_magpie.generation.progress import report_rows
 from distilabel_magpie.generation.system_prompts import SystemPromptSampler
 
 if TYPE_CHECKING:
@@ -71,6 +72,9 @@ class QuerySampling(MagpieLLMMixin):
     # A generator sees every row in order and flags repeats itself; replicas of the normal step
     # each see a part, so `FinalizeRows` flags them there, over all rows.
     flags_duplicates: ClassVar[bool] = True
+    # Whether the live progress counts this step's rows when its queries are made (a step that
+    # also answers counts them once answered).
+    counts_queries: ClassVar[bool] = True
     _seen: dict = PrivateAttr(default_factory=dict)  # normalised ok query -> lowest row index seen
     _counts: collections.Counter = PrivateAttr(default_factory=collections.Counter)
     _seconds: float = PrivateAttr(default=0.0)  # query sampling only (answers log their own speed)
@@ -148,22 +152,50 @@ class QuerySampling(MagpieLLMMixin):
                 self._tokens += samples[j].completion_tokens
         return [rows[index] for index in indices]
 
+    def query_plan(self, indices: List[int]) -> List[tuple]:
+        """(prompt key, sample index, system-prompt choice, prompt) of each row of `indices`:
+        rows `g*n` to `g*n + n - 1` share a prompt; its system prompt and seeds are keyed by `g*n`."""
+        chooser = SystemPromptSampler(self.system_prompt_spec(), self.seed)
+        choices: Dict[int, Any] = {}
+        plan = []
+        for index in indices:
+            start = index - index % self.n
+            if start not in choices:
+                choices[start] = chooser.choose(start)
+            choice = choices[start]
+            plan.append((start, index % self.n, choice, self.magpie_template.pre_query(choice.text)))
+        return plan
+
     def _row(self, index: int, choice, prompt: str, completion, params: SamplingParams,
              seed: Optional[int]) -> Dict[str, Any]:
+        return self.register_query(self.query_row(index, choice, prompt, completion, params, seed))
+
+    def register_query(self, row: Dict[str, Any]) -> Dict[str, Any]:
+        """Flag `row` as a duplicate of an `ok` query of a lower row index seen before (where this
+        step flags duplicates) and count its status; rows are registered in index order."""
+        if row["instruction_status"] == OK and self.flags_duplicates:
+            index, key = row["row_index"], normalize(row["instruction"])
+            first = self._seen.setdefault(key, index)
+            if first < index:
+                row["instruction_status"] = DUPLICATE
+            else:
+                self._seen[key] = index
+        self._counts[row["instruction_status"]] += 1
+        return row
+
+    def seen_before(self, row: Dict[str, Any]) -> bool:
+        """Whether an `ok` query of a lower row index than `row`'s already has its text."""
+        return self.flags_duplicates and self._seen.get(normalize(row["instruction"]), row["row_index"]) < row["row_index"]
+
+    def query_row(self, index: int, choice, prompt: str, completion, params: SamplingParams,
+                  seed: Optional[int]) -> Dict[str, Any]:
+        """The row of query `completion`, cleaned and checked (duplicates aside: `register_query`)."""
         text, status = clean_query(completion, self.magpie_template, system_text(self.magpie_template, choice.text))
         detected = None
         if self.language is not None and status == OK:
             detected = detect_language(text)
             if detected != language_code(self.language):
                 status = WRONG_LANGUAGE
-        if status == OK and self.flags_duplicates:
-            key = normalize(text)
-            first = self._seen.setdefault(key, index)
-            if first < index:
-                status = DUPLICATE
-            else:
-                self._seen[key] = index
-        self._counts[status] += 1
         return {
             "row_index": index,
             "instruction": text,
@@ -292,6 +324,8 @@ class MagpieSampler(QuerySampling, GeneratorTask):
         while produced < self.num_rows:
             size = min(self.batch_size, self.num_rows - produced)
             rows = self.sample_rows(list(range(produced, produced + size)))
+            if self.counts_queries:
+                report_rows(self, rows, sum(r["instruction_status"] == OK for r in rows))
             produced += len(rows)
             self._log_progress(f"{produced}/{self.num_rows} queries")
             last = produced >= self.num_rows
@@ -375,6 +409,7 @@ class MagpieSamplerStep(QuerySampling, Task):
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         """The rows of `inputs`' row indices, `batch_size` per engine call (one output batch)."""
         rows = sample_row_batches(self, inputs)
+        report_rows(self, rows, sum(r["instruction_status"] == OK for r in rows))
         self._log_progress(f"rows {rows[0]['row_index']}..{rows[-1]['row_index']}" if rows else "no rows")
         yield rows
 
@@ -382,12 +417,18 @@ class MagpieSamplerStep(QuerySampling, Task):
 def sample_row_batches(step: QuerySampling, inputs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """`step.sample_rows` over `inputs`' `row_index` values, `batch_size` at a time, refusing
     indices outside 0..num_rows-1 (a row-index source out of step with the step it feeds)."""
+    indices = checked_indices(step, inputs)
+    rows = []
+    for start in range(0, len(indices), step.batch_size):
+        rows += step.sample_rows(indices[start:start + step.batch_size])
+    return rows
+
+
+def checked_indices(step: QuerySampling, inputs: List[Dict[str, Any]]) -> List[int]:
+    """`inputs`' `row_index` values, refusing any outside 0..num_rows-1."""
     indices = [row["row_index"] for row in inputs]
     bad = [i for i in indices if not isinstance(i, int) or not 0 <= i < step.num_rows]
     if bad:
         raise MagpieError(f"{step.name}: row indices {bad[:5]} are outside 0..{step.num_rows - 1} (num_rows="
                           f"{step.num_rows}); the RowIndices step feeding it must have the same num_rows")
-    rows = []
-    for start in range(0, len(indices), step.batch_size):
-        rows += step.sample_rows(indices[start:start + step.batch_size])
-    return rows
+    return indices

@@ -5,6 +5,7 @@ import collections
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -75,9 +76,11 @@ class SaveDataset(UsesRuntime, GlobalStep):
         default=True, description="Write the run report (report.html and plots/*.png) into the dataset folder.")
 
     _pipeline_name: Optional[str] = PrivateAttr(default=None)
+    _run_started: Optional[float] = PrivateAttr(default=None)  # wall clock when the run began
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)
+        self._run_started = time.time()  # built for the run (the CLI builds, then runs); prepare_run refines
         # Taken now: the copy of the step that runs in a worker process has no pipeline.
         self._pipeline_name = getattr(self.pipeline, "name", None)
 
@@ -91,6 +94,7 @@ class SaveDataset(UsesRuntime, GlobalStep):
         """Before a run (a global step loads only when its stage starts, after the generation):
         the output_dir, as the run's parameters set it, can be written."""
         check_writable(Path(str((parameters.get(self.name) or {}).get("output_dir", self.output_dir))))
+        self._run_started = time.time()
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         rows = [dict(r) for r in inputs]
@@ -102,6 +106,7 @@ class SaveDataset(UsesRuntime, GlobalStep):
         if rejected is not None:
             summary["rejected"] = {"rows": len(rejected), "reasons": dict(collections.Counter(
                 str(r.get("drop_reason")) for r in rejected).most_common())}
+        summary["throughput"] = throughput(rows, len(rejected or []), time.time() - (self._run_started or time.time()))
         write_dataset(Path(self.output_dir), rows, summary, lambda folder: self._extras(folder, rows, rejected, summary))
         if self.rejected_from:
             Path(self.rejected_from).unlink(missing_ok=True)  # moved into the dataset folder
@@ -135,6 +140,26 @@ class SaveDataset(UsesRuntime, GlobalStep):
         except Exception as e:  # noqa: BLE001 - the dataset is what the run is for; a failed report is logged
             self._logger.warning(f"{self.name}: the run report was not written ({type(e).__name__}: {e}); "
                                  f"write it later with `distilabel-magpie report {self.output_dir}`")
+
+
+def accepted_row(row: dict) -> bool:
+    """A row every status column of which says `ok` (`conversation_status` for multi-turn rows)."""
+    columns = [c for c in ("instruction_status", "response_status", "conversation_status") if c in row]
+    return all(row[c] == "ok" for c in columns)
+
+
+def throughput(rows: list[dict], rejected: int, seconds: float) -> dict:
+    """The run's speed: wall time (from the run's start to the write), tokens generated (the rows'
+    `statistics*` metadata, rejected rows not included), tokens/s, rows and accepted rows per hour.
+    Rows a filter dropped count as made, not as accepted."""
+    from distilabel_magpie.generation.progress import row_tokens
+
+    seconds = max(seconds, 1e-9)
+    tokens = sum(row_tokens(r) for r in rows)
+    accepted = sum(accepted_row(r) for r in rows)
+    return {"wall_seconds": round(seconds, 1), "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1),
+            "rows_per_hour": round((len(rows) + rejected) * 3600 / seconds, 1),
+            "accepted_rows": accepted, "accepted_rows_per_hour": round(accepted * 3600 / seconds, 1)}
 
 
 def check_writable(out: Path) -> None:

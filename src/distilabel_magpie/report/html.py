@@ -196,6 +196,11 @@ def render_html(run: RunData, rendered: list[Rendered], files: dict[str, str], t
     body = [f"<h1>{escape(title)}</h1>",
             f'<p class="sub">{escape(run.kind)}: {escape(run.source)} · written '
             f'{escape(dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))}</p>', _cards(run)]
+    speed = (run.summary or {}).get("throughput")
+    if isinstance(speed, dict) and "wall_seconds" in speed:
+        body.append(f'<p class="sub">Throughput: {speed["wall_seconds"]:.0f} s wall time, {speed["tokens_per_s"]:.1f} '
+                    f'tokens/s, {speed["rows_per_hour"]:.0f} rows/hour, {speed["accepted_rows_per_hour"]:.0f} '
+                    'accepted rows/hour</p>')
     for section, items in sections.items():
         shown = [i for i in items if i.png is not None]
         skipped = [i for i in items if i.skipped]
