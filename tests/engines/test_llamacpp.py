@@ -108,6 +108,44 @@ def test_batched_greedy_decoding_follows_each_prompts_own_context(llamacpp_engin
     assert max(wrong) > LOGIT_MARGIN
 
 
+SYSTEMS = ["You are a chef.", "You are a maths teacher.", "You are a travel agent.", "You are a poet.",
+           "You are a doctor.", "You are a gardener."]
+
+
+@pytest.mark.parametrize("n_parallel", [1, 4])
+def test_continuous_queries_and_their_answers_follow_their_own_context(llamacpp_engine, reference, n_parallel):
+    """`run` with follow-ups: each greedy query is answered in its slot on the cells it shares with
+    the answer prompt, while other slots take new queries. Every query and answer token is the
+    reference's best one for its own prompt, within the kernel margin; the same tokens checked
+    against another row's answer prompt fail, so a sequence reading foreign or stale cells would
+    be caught."""
+    from distilabel_magpie.engines.base import Job
+    from distilabel_magpie.engines.llamacpp import LlamaCppRunner
+
+    t = llamacpp_engine.own_template()
+    params = SamplingParams(max_new_tokens=12, temperature=0.0, stop=("\n",))
+    done: dict[int, tuple] = {}
+
+    def answer(i, query_prompt, query):
+        prompt = t.response_prompt([{"role": "system", "content": SYSTEMS[i]},
+                                    {"role": "user", "content": query.text.strip() or "Hi"}])
+        return [Job(prompt, params, 0, then=lambda c: done.setdefault(i, (query_prompt, query, prompt, c)) and [])]
+
+    runner = LlamaCppRunner(llamacpp_engine.runner.model, n_parallel=n_parallel, n_ctx=512)
+    jobs = [Job(t.pre_query(s), params, 0, then=lambda c, i=i, s=s: answer(i, t.pre_query(s), c))
+            for i, s in enumerate(SYSTEMS)]
+    runner.run(jobs)
+    runner.close()
+    assert sorted(done) == list(range(len(SYSTEMS)))
+    for i, (query_prompt, query, prompt, reply) in done.items():
+        assert query.token_ids and reply.token_ids
+        assert max(greedy_gaps(reference, llamacpp_engine.tokenize(query_prompt), query.token_ids)) <= LOGIT_MARGIN
+        assert max(greedy_gaps(reference, llamacpp_engine.tokenize(prompt), reply.token_ids)) <= LOGIT_MARGIN
+    wrong = [max(greedy_gaps(reference, llamacpp_engine.tokenize(done[(i + 1) % len(done)][2]), done[i][3].token_ids))
+             for i in done]
+    assert max(wrong) > LOGIT_MARGIN
+
+
 def test_stop_string_cuts_text(llamacpp_engine):
     t = llamacpp_engine.own_template()
     prompt = t.response_prompt([{"role": "user", "content": "Count from 1 to 10, separated by commas."}])
