@@ -202,3 +202,52 @@ def test_each_dialect_is_told_how_to_stop_on_a_role_marker(vocab, kind):
     assert (as_text.text, as_text.finish_reason, as_text.stop_reason) == ("What is 2+2?", "stop", "<|im_start|>")
     assert clean_query(as_text, SMOLLM2) == ("What is 2+2?", "ok")
     assert clean_query(rendered_empty, SMOLLM2) == ("What is 2+2?", "leaked_role")
+
+
+def test_sft_rows_in_one_continuous_stream_of_requests_are_the_batch_rows(vocab, monkeypatch):
+    """On a server, a query's answer is sent as soon as the query returns, before queries not yet
+    sent (2 in flight here), with the seeds and prompts of the query-then-answer path: the same
+    rows from the same requests, in another order."""
+    from distilabel_magpie.engines.server_runner import ServerRunner
+    from distilabel_magpie.generation import MagpieSFTGenerator
+
+    user_slot = vocab("<|im_start|>user\n")
+
+    def script(ids, body, i):
+        if ids[-len(user_slot):] == user_slot:  # a query prompt: some repeats, one runaway
+            return [("What is 2+2?", "stop"), ("Name a fruit.", "stop"), ("Count to ten " * 4, "length")][
+                body["seed"] % 3]
+        return (f"Answer {body['seed'] % 97}.", "stop")
+
+    def run(server):
+        step = MagpieSFTGenerator(name="sft", llm=CompletionServerEngine(base_url=server.url, max_concurrency=2),
+                                  template="smollm2", num_rows=8, batch_size=8, seed=4, max_new_tokens=16)
+        step.load()
+        try:
+            return [r for rows, _ in step.process() for r in rows]
+        finally:
+            step.llm.unload()
+
+    def kind(body):
+        return "query" if body["prompt"].endswith("user\n") else "answer"
+
+    with StandIn("vllm", vocab, script) as server:
+        streamed, streamed_bodies = run(server), server.completions()
+    with StandIn("vllm", vocab, script) as server:
+        monkeypatch.delattr(ServerRunner, "run")  # the engine has no continuous batch: query then answer
+        batched, batched_bodies = run(server), server.completions()
+    fields = ("row_index", "instruction", "instruction_status", "response", "response_status")
+    assert [[r[f] for f in fields] for r in streamed] == [[r[f] for f in fields] for r in batched]
+    assert {r["instruction_status"] for r in streamed} >= {"ok", "duplicate", "truncated"}
+    sent = lambda bodies, k: sorted((b["prompt"], b["seed"]) for b in bodies if kind(b) == k)  # noqa: E731
+    assert sent(streamed_bodies, "query") == sent(batched_bodies, "query")
+    # every answer of the batch path, plus at most one per duplicate: a query answered as it
+    # ended, before a lower row with the same text did (that answer is dropped from the rows)
+    extra = sent(streamed_bodies, "answer")
+    for body in sent(batched_bodies, "answer"):
+        extra.remove(body)
+    assert len(extra) <= sum(r["instruction_status"] == "duplicate" for r in streamed)
+    order = [kind(b) for b in streamed_bodies]
+    assert order.index("answer") < len(order) - 1 - order[::-1].index("query")  # answers go out between queries
+    order = [kind(b) for b in batched_bodies]
+    assert order.index("answer") > len(order) - 1 - order[::-1].index("query")

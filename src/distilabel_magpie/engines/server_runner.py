@@ -10,11 +10,13 @@ prompt."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from typing import Any, Callable, Optional, Sequence
+from collections import deque
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from distilabel_magpie.engines.base import (
-    Completion, ProgressCallback, SamplingParams, apply_stops, common_prefix_length, repetition_end)
+    Completion, Job, ProgressCallback, SamplingParams, apply_stops, common_prefix_length, repetition_end)
 from distilabel_magpie.engines.dialects import (
     DIALECTS, LLAMA_CPP_PYTHON, LLAMA_SERVER, OPENAI, OWNERS, SGLANG, TGI, VLLM, Dialect, choice_token_ids,
     finish_reason, request_body, unsupported)
@@ -265,8 +267,48 @@ class ServerRunner:
                  progress: Optional[ProgressCallback] = None) -> list[list[Completion]]:
         return self._loop.run(self._complete(list(prompts), params, progress))
 
+    def run(self, jobs: Iterable[Job], progress: Optional[ProgressCallback] = None) -> None:
+        """Each job one request, at most `max_concurrency` in flight: as a request returns, the jobs
+        that follow from it (the answer of a query) are sent before any job not yet started, so
+        the server's batch stays full. Each request carries its job's seed, as `complete` would."""
+        self._loop.run(self._run(iter(jobs), progress))
+
+    async def _run(self, source, progress: Optional[ProgressCallback]) -> None:
+        ready: deque[Job] = deque()
+        pending: set[asyncio.Future] = set()
+        done = tokens = 0
+
+        async def one(job: Job) -> tuple[Job, Completion]:
+            params = dataclasses.replace(job.params, n=1, prompt_keys=None)
+            [[completion]] = await self._complete([job.prompt], params, None, seed=job.seed)
+            return job, completion
+
+        try:
+            while True:
+                while len(pending) < self.http.max_concurrency:
+                    job = ready.popleft() if ready else next(source, None)
+                    if job is None:
+                        break
+                    pending.add(asyncio.ensure_future(one(job)))
+                if not pending:
+                    return
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    job, completion = task.result()
+                    done, tokens = done + 1, tokens + completion.completion_tokens
+                    if job.then is not None:
+                        ready.extend(job.then(completion))
+                    if progress:
+                        progress(done, done + len(ready) + len(pending), tokens)
+        except BaseException:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            raise
+
     async def _complete(self, prompts: list[str], params: SamplingParams,
-                        progress: Optional[ProgressCallback]) -> list[list[Completion]]:
+                        progress: Optional[ProgressCallback], seed: Optional[int] = None) -> list[list[Completion]]:
+        """`seed`: the request seed of a one-prompt call (a job's), instead of `params.sample_seed`."""
         d = self.dialect
         missing = unsupported(d, params)
         if missing:
@@ -294,7 +336,7 @@ class ServerRunner:
         async def run(p: int, samples: list[int]) -> None:
             payload, expected = payloads[prompts[p]]
             body = request_body(d, payload, params, model=self.model, n=len(samples),
-                                seed=params.sample_seed(p, samples[0]), stop=stop, stop_token_ids=stop_ids,
+                                seed=params.sample_seed(p, samples[0]) if seed is None else seed, stop=stop, stop_token_ids=stop_ids,
                                 json_schema=schema, grammar=grammar)
             r = await self.http.call("POST", "/v1/completions", body)
             self._check_auth(r)
