@@ -63,9 +63,11 @@ def write_compare(runs: Sequence[Run], out_dir: str | Path, embedder: Optional[s
         (out / PLOTS_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise MagpieError(f"cannot write the comparison to {out}: {e.strerror or e}") from None
-    if embed is None and embedder:
+    if embed is not None:
+        embedder = "given function"
+    elif embedder:
         embed = embedder_function(embedder)
-    comparison = compare(runs, embed, embedder or ("given function" if embed else None))
+    comparison = compare(runs, embed, embedder)
     figures = render(comparison)
     for key, _, png in figures:
         path = out / PLOTS_DIR / f"{key}.png"
