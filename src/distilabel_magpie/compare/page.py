@@ -29,6 +29,8 @@ td.mean { white-space: nowrap; font-variant-numeric: tabular-nums; }
 tr.group th { background: #eef1f4; color: var(--ink); }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; }
 table.side td { vertical-align: top; }
+table.runs td, table.settings td { overflow-wrap: anywhere; }
+.note { color: var(--muted); margin: 0 0 14px; }
 .sample { border-bottom: 1px dashed var(--line); padding: 6px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .sample .q { font-weight: 600; } .sample .a { color: #333; margin-top: 3px; }
 """
@@ -68,7 +70,8 @@ def _runs_table(comparison: dict) -> str:
         rows.append(f'<tr><td><span class="swatch" style="background:{run_color(i)}"></span>#{i + 1}</td>'
                     f"<td>{escape(run['name'])}</td><td>{escape(run['source'])}</td><td>{escape(run['kind'])}</td>"
                     f"<td>{escape(source)}</td></tr>")
-    return ("<table><thead><tr><th></th><th>run</th><th>source</th><th>kind</th><th>settings from</th></tr></thead>"
+    return ('<table class="runs"><thead><tr><th></th><th>run</th><th>source</th><th>kind</th><th>settings from</th>'
+            "</tr></thead>"
             "<tbody>" + "".join(rows) + "</tbody></table>")
 
 
@@ -89,14 +92,16 @@ def _settings_rows(comparison: dict, names: Sequence[str]) -> str:
 def _settings(comparison: dict) -> str:
     settings = comparison["settings"]
     if not any(settings["recorded"]):
-        return '<p class="sub">No run recorded its settings (settings.json of SaveDataset, or a Distiset\'s pipeline.yaml).</p>'
+        return '<p class="note">No run recorded its settings (settings.json of SaveDataset, or a Distiset\'s pipeline.yaml).</p>'
     out = []
     if settings["differ"]:
-        out.append(f"<table>{_head(comparison)}<tbody>{_settings_rows(comparison, settings['differ'])}</tbody></table>")
+        out.append(f'<table class="settings">{_head(comparison)}<tbody>{_settings_rows(comparison, settings["differ"])}'
+                   "</tbody></table>")
     else:
-        out.append('<p class="sub">The runs that recorded settings have the same ones (paths aside).</p>')
+        out.append('<p class="note">The runs that recorded settings have the same ones (paths aside).</p>')
     out.append(f"<details><summary>All {len(settings['values'])} settings (differing ones highlighted)</summary>"
-               f"<table>{_head(comparison)}<tbody>{_settings_rows(comparison, list(settings['values']))}</tbody>"
+               f'<table class="settings">{_head(comparison)}<tbody>'
+               f"{_settings_rows(comparison, list(settings['values']))}</tbody>"
                "</table></details>")
     return "".join(out)
 
@@ -171,7 +176,7 @@ def render_page(comparison: dict, runs: Sequence[Run], figures: list[tuple[str, 
             "<h2>Runs</h2>", _runs_table(comparison),
             "<h2>Settings that differ</h2>", _settings(comparison),
             "<h2>Numbers</h2>",
-            '<p class="sub">Rates and means per row, so runs of different sizes compare. Mean [95% interval] n=values; '
+            '<p class="note">Rates and means per row, so runs of different sizes compare. Mean [95% interval] n=values; '
             "▲ / ▼: the interval lies wholly above / below run #1's (a difference beyond noise). Statuses and the "
             "accepted rate count every row; lengths, diversity, judge tags and rewards the accepted rows.</p>",
             _numbers(comparison), "<h2>Plots</h2>"]
@@ -182,7 +187,7 @@ def render_page(comparison: dict, runs: Sequence[Run], figures: list[tuple[str, 
     if skipped:
         body.append('<ul class="skipped">' + "".join(f"<li><b>{escape(t)}</b> skipped because {escape(why)}.</li>"
                                                      for t, why in skipped) + "</ul>")
-    body += [f"<h2>Accepted queries and answers</h2><p class=\"sub\">The first {SAMPLES} accepted rows of each run; "
+    body += [f"<h2>Accepted queries and answers</h2><p class=\"note\">The first {SAMPLES} accepted rows of each run; "
              f"long texts are cut at {SAMPLE_CHARS} characters.</p>", _samples(runs)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
