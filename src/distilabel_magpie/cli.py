@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare two or more runs side by side (compare.html, compare.json, plots)")
     p.add_argument("runs", nargs="+", metavar="RUN", help="a SaveDataset folder, a Distiset folder, or a .jsonl / "
                    ".parquet file (at least two)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write compare.html, compare.json and plots/ to")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write compare.html, compare.json and plots/ to")
     p.add_argument("--embedder", default="all-mpnet-base-v2", metavar="NAME",
                    help="embedder of the min-neighbour distances, the same for every run: a model name "
                    "(`distilabel-magpie models`; default all-mpnet-base-v2, the paper's), a sentence-transformers "

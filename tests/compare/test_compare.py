@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from distilabel_magpie.cli import main
-from distilabel_magpie.compare import COMPARE_HTML, COMPARE_JSON, load_runs, write_compare
-from distilabel_magpie.compare import stats
+from distilabel_magpie.compare import COMPARE_HTML, COMPARE_JSON, load_runs, stats, write_compare
 from distilabel_magpie.compare.metrics import compare
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.output.settings import HIDDEN, dag_settings, flatten, read_settings
@@ -142,7 +141,8 @@ def test_numbers_of_two_runs_of_different_sizes(two_runs):
     assert m["distinct_openings"] == [4, 2] and m["openings_ratio"] == [1.0, 1.0]
     # A's queries: 23 words, 18 different; 19 bigrams, "how do" and "do i" twice
     assert m["query_distinct_1"][0] == round(18 / 23, 6) and m["query_distinct_2"][0] == round(17 / 19, 6)
-    assert m["quality"] == [{"mean": 4.0, "low": 3.25, "high": 4.75, "n": 4}, {"mean": 1.5, "low": 1.0, "high": 2.0, "n": 2}]
+    assert m["quality"] == [{"mean": 4.0, "low": 3.25, "high": 4.75, "n": 4},
+                            {"mean": 1.5, "low": 1.0, "high": 2.0, "n": 2}]
     assert m["difficulty"] == [{"mean": 2.0, "low": 1.25, "high": 2.75, "n": 4}, None]
     assert m["reward"][0]["mean"] == 2.5 and m["reward"][1]["mean"] == 0.25
     assert m["reward_difference"][0]["mean"] == 0.625 and m["reward_difference_positive"][0]["mean"] == 0.75

@@ -37,8 +37,10 @@ def test_grid_cells_are_every_combination_with_readable_safe_names():
     axes = parse_grid(["magpie_sampler.temperature=0.8,1.2", "magpie_sampler.top_p=0.9, 1.0"])
     cells = grid_cells(axes)
     assert [c.name for c in cells] == [
-        "magpie_sampler.temperature=0.8,magpie_sampler.top_p=0.9", "magpie_sampler.temperature=0.8,magpie_sampler.top_p=1.0",
-        "magpie_sampler.temperature=1.2,magpie_sampler.top_p=0.9", "magpie_sampler.temperature=1.2,magpie_sampler.top_p=1.0"]
+        "magpie_sampler.temperature=0.8,magpie_sampler.top_p=0.9",
+        "magpie_sampler.temperature=0.8,magpie_sampler.top_p=1.0",
+        "magpie_sampler.temperature=1.2,magpie_sampler.top_p=0.9",
+        "magpie_sampler.temperature=1.2,magpie_sampler.top_p=1.0"]
     assert cells[0].folder == cells[0].name and cells[0].params == ["magpie_sampler.temperature=0.8",
                                                                      "magpie_sampler.top_p=0.9"]
     assert safe_name("s.llm.model_path=/models/a b.gguf") == "s.llm.model_path=_models_a_b.gguf"
@@ -104,7 +106,8 @@ GRID = ["magpie_sampler.temperature=0.7,1.3", "magpie_sampler.top_p=1.0"]
 # short queries on one thread: the cells, not the text, are under test
 PARAMS = [f"magpie_sampler.num_rows={ROWS}", "magpie_sampler.batch_size=2", "magpie_sampler.max_new_tokens=16",
           "magpie_sampler.llm.n_threads=1"]
-CELLS = ["magpie_sampler.temperature=0.7,magpie_sampler.top_p=1.0", "magpie_sampler.temperature=1.3,magpie_sampler.top_p=1.0"]
+CELLS = ["magpie_sampler.temperature=0.7,magpie_sampler.top_p=1.0",
+         "magpie_sampler.temperature=1.3,magpie_sampler.top_p=1.0"]
 
 
 def sweep_command(out: Path) -> list[str]:

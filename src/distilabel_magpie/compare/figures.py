@@ -118,7 +118,8 @@ def draw_mnd(comparison: dict):
 
 def draw_judge(comparison: dict):
     """Judge tags: the share of each label per run (quality, difficulty, task category)."""
-    columns = [c for c in ("quality", "difficulty", "task_category") if any(c in d for d in comparison["distributions"])]
+    columns = [c for c in ("quality", "difficulty", "task_category")
+               if any(c in d for d in comparison["distributions"])]
     if not columns:
         return None
     import numpy as np

@@ -92,7 +92,8 @@ def _settings_rows(comparison: dict, names: Sequence[str]) -> str:
 def _settings(comparison: dict) -> str:
     settings = comparison["settings"]
     if not any(settings["recorded"]):
-        return '<p class="note">No run recorded its settings (settings.json of SaveDataset, or a Distiset\'s pipeline.yaml).</p>'
+        return ('<p class="note">No run recorded its settings (settings.json of SaveDataset, or a Distiset\'s '
+                "pipeline.yaml).</p>")
     out = []
     if settings["differ"]:
         out.append(f'<table class="settings">{_head(comparison)}<tbody>{_settings_rows(comparison, settings["differ"])}'
@@ -145,7 +146,8 @@ def _samples(runs: Sequence[Run]) -> str:
 def _figure(key: str, title: str, png: bytes, caption: str) -> str:
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return (f'<figure class="wide" id="{escape(key)}"><img alt="{escape(title)}" src="{uri}"><figcaption>'
-            f'<b>{escape(title)}</b> — {escape(caption)} <a href="plots/{escape(key)}.png">PNG</a></figcaption></figure>')
+            f'<b>{escape(title)}</b> — {escape(caption)} <a href="plots/{escape(key)}.png">PNG</a>'
+            "</figcaption></figure>")
 
 
 CAPTIONS = {
@@ -176,7 +178,8 @@ def render_page(comparison: dict, runs: Sequence[Run], figures: list[tuple[str, 
             "<h2>Runs</h2>", _runs_table(comparison),
             "<h2>Settings that differ</h2>", _settings(comparison),
             "<h2>Numbers</h2>",
-            '<p class="note">Rates and means per row, so runs of different sizes compare. Mean [95% interval] n=values; '
+            '<p class="note">Rates and means per row, so runs of different sizes compare. Mean [95% interval] '
+            "n=values; "
             "▲ / ▼: the interval lies wholly above / below run #1's (a difference beyond noise). Statuses and the "
             "accepted rate count every row; lengths, diversity, judge tags and rewards the accepted rows.</p>",
             _numbers(comparison), "<h2>Plots</h2>"]

@@ -87,7 +87,8 @@ def grid_cells(axes: Sequence[Axis]) -> list[Cell]:
     folders = [c.folder for c in cells]
     for cell in cells:
         if folders.count(cell.folder) > 1:  # values that differ only in unsafe characters
-            cell.folder = safe_name(cell.folder[: MAX_NAME - 11]) + "-" + hashlib.sha1(cell.name.encode()).hexdigest()[:10]
+            digest = hashlib.sha1(cell.name.encode("utf-8")).hexdigest()[:10]
+            cell.folder = safe_name(cell.folder[: MAX_NAME - 11]) + "-" + digest
     return cells
 
 
