@@ -100,6 +100,29 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from distilabel_magpie.compare import load_runs, write_compare
+
+    print(write_compare(load_runs(args.runs), args.out, embedder=_embedder(args.embedder)))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from distilabel_magpie.compare.sweep import sweep
+    from distilabel_magpie.errors import PipelineFailed
+
+    try:
+        print(sweep(args.config, args.grid, args.out, args.param, _embedder(args.embedder)))
+    except PipelineFailed as e:  # a cell's run failed: its own output is above
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def _embedder(name: str) -> Optional[str]:
+    return None if name.lower() == "none" else name
+
+
 def _decontaminate(args: argparse.Namespace) -> int:
     from distilabel_magpie.curation.decontaminate import decontaminate_dataset
 
@@ -150,6 +173,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="folder to write report.html and plots/ to (default: the SOURCE "
                    "folder, or <file stem>-report/ beside a file)")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("compare", help="compare two or more runs side by side (compare.html, compare.json, plots)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="a SaveDataset folder, a Distiset folder, or a .jsonl / "
+                   ".parquet file (at least two)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write compare.html, compare.json and plots/ to")
+    p.add_argument("--embedder", default="all-mpnet-base-v2", metavar="NAME",
+                   help="embedder of the min-neighbour distances, the same for every run: a model name "
+                   "(`distilabel-magpie models`; default all-mpnet-base-v2, the paper's), a sentence-transformers "
+                   "folder, or none")
+    p.set_defaults(func=_compare)
+
+    p = sub.add_parser("sweep", help="run a pipeline once per cell of a settings grid, then compare the cells")
+    p.add_argument("config", help="a pipeline YAML, e.g. pipelines/magpie-queries.yaml")
+    p.add_argument("--grid", action="append", default=[], metavar="STEP.FIELD=V1,V2",
+                   help="a setting and its values (repeatable: every combination is a cell)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder of the cells (DIR/<cell>/) and compare.html")
+    p.add_argument("--param", action="append", default=[], metavar="STEP.FIELD=VALUE",
+                   help="a runtime parameter of every cell, as for `run` (repeatable)")
+    p.add_argument("--embedder", default="all-mpnet-base-v2", metavar="NAME",
+                   help="embedder of the comparison's min-neighbour distances (as for `compare`; none: skip them)")
+    p.set_defaults(func=_sweep)
 
     p = sub.add_parser("decontaminate", help="flag (or drop) rows whose query overlaps a benchmark (word n-grams)")
     p.add_argument("source", help="a SaveDataset folder, a Distiset folder, or a .jsonl / .parquet file")

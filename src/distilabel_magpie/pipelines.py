@@ -76,6 +76,31 @@ def build_sft_pipeline(
     return pipeline
 
 
+def build_queries_pipeline(
+    num_rows: int = 100,
+    model_path: str = "embedded",
+    output_dir: str = "data/magpie-queries",
+    seed: Optional[int] = 0,
+    llm: Optional[LLM] = None,
+    batch_size: int = 25,
+) -> Pipeline:
+    """Queries only (`MagpieSamplerStep`, no answers), sampled as the paper does: T=1.0,
+    top_p=1.0, nothing else cut from the distribution (min_p 0), up to 128 tokens. For studying
+    how decoding shapes the queries, e.g. the paper's ablation with `distilabel-magpie sweep
+    pipelines/magpie-queries.yaml --grid magpie_sampler.temperature=0.8,1.0,1.2 --grid
+    magpie_sampler.top_p=0.9,1.0 --out data/ablation`."""
+    from distilabel_magpie.generation import MagpieSamplerStep
+
+    with Pipeline(name="magpie-queries", description="Magpie queries only (no answers)") as pipeline:
+        rows, finalize = _rows(num_rows, batch_size)
+        queries = MagpieSamplerStep(
+            name="magpie_sampler", llm=llm or LlamaCppEngine(model_path=model_path), num_rows=num_rows,
+            batch_size=batch_size, input_batch_size=batch_size, max_new_tokens=128, seed=seed)
+        save = SaveDataset(name="save_dataset", output_dir=output_dir)
+        rows >> queries >> finalize >> save
+    return pipeline
+
+
 def build_chat_pipeline(
     num_rows: int = 80,
     n_turns: int = 2,
@@ -274,6 +299,7 @@ def server_engine() -> CompletionServerEngine:
 # name of the YAML in pipelines/ -> its builder
 PIPELINES = {
     "magpie-sft": build_sft_pipeline,
+    "magpie-queries": build_queries_pipeline,
     "magpie-chat": build_chat_pipeline,
     "magpie-dpo": build_dpo_pipeline,
     "magpie-reasoning": build_reasoning_pipeline,

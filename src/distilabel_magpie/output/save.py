@@ -14,7 +14,9 @@ from distilabel.steps.base import GlobalStep, StepInput
 from pydantic import Field, PrivateAttr
 
 from distilabel_magpie.errors import MagpieError
+from distilabel_magpie.output.settings import SETTINGS_FILE, dag_settings
 from distilabel_magpie.runtime.step import UsesRuntime
+from distilabel_magpie.storage.columns import accepted_row
 from distilabel_magpie.storage.files import (
     DATA_JSONL,
     DATA_PARQUET,
@@ -35,7 +37,8 @@ def _status_counts(rows: list[dict], column: str) -> dict[str, int]:
 
 class SaveDataset(UsesRuntime, GlobalStep):
     """Writes all rows to `output_dir` as `data.jsonl` and `data.parquet`, plus `summary.json`
-    (row count and status counts) and the run report (`report.html`, `plots/*.png`). With
+    (row count and status counts), `settings.json` (every step's settings as the run was given
+    them, `step.field` -> value) and the run report (`report.html`, `plots/*.png`). With
     `rejected_from`, the rows a filter step dropped (its `dropped_path`, each with its
     `drop_reason`) go beside them as `rejected.jsonl`. The folder is written beside `output_dir`
     and then put in its place, so re-running never duplicates rows and a failed write (an error
@@ -77,6 +80,7 @@ class SaveDataset(UsesRuntime, GlobalStep):
 
     _pipeline_name: Optional[str] = PrivateAttr(default=None)
     _run_started: Optional[float] = PrivateAttr(default=None)  # wall clock when the run began
+    _settings: Optional[dict] = PrivateAttr(default=None)  # every step's settings, taken before the run
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)
@@ -95,6 +99,11 @@ class SaveDataset(UsesRuntime, GlobalStep):
         the output_dir, as the run's parameters set it, can be written."""
         check_writable(Path(str((parameters.get(self.name) or {}).get("output_dir", self.output_dir))))
         self._run_started = time.time()
+        # Taken now, with the run's parameters: the copy of the step that runs in a worker has no pipeline.
+        try:
+            self._settings = {"pipeline": self._pipeline_name, "settings": dag_settings(dag, parameters)}
+        except Exception as e:  # noqa: BLE001 - a record for comparisons; the run goes on without it
+            self._logger.warning(f"{self.name}: the run's settings are not recorded ({type(e).__name__}: {e})")
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         rows = [dict(r) for r in inputs]
@@ -128,6 +137,9 @@ class SaveDataset(UsesRuntime, GlobalStep):
         """Written into the new dataset folder before it takes the place of the old one."""
         if rejected is not None:
             shutil.copyfile(self.rejected_from, folder / REJECTED_FILE)
+        if self._settings is not None:  # for `distilabel-magpie compare`
+            (folder / SETTINGS_FILE).write_text(json.dumps(self._settings, indent=2, default=str) + "\n",
+                                                encoding="utf-8")
         if not self.report:
             return
         try:
@@ -140,12 +152,6 @@ class SaveDataset(UsesRuntime, GlobalStep):
         except Exception as e:  # noqa: BLE001 - the dataset is what the run is for; a failed report is logged
             self._logger.warning(f"{self.name}: the run report was not written ({type(e).__name__}: {e}); "
                                  f"write it later with `distilabel-magpie report {self.output_dir}`")
-
-
-def accepted_row(row: dict) -> bool:
-    """A row every status column of which says `ok` (`conversation_status` for multi-turn rows)."""
-    columns = [c for c in ("instruction_status", "response_status", "conversation_status") if c in row]
-    return all(row[c] == "ok" for c in columns)
 
 
 def throughput(rows: list[dict], rejected: int, seconds: float) -> dict:

@@ -76,6 +76,24 @@ def load_pipeline(config: str) -> Any:
         raise MagpieError(f"{config} is not a distilabel pipeline YAML ({one_line(e)})") from None
 
 
+def check_run(pipeline: Any, params: Dict[str, Any]) -> None:
+    """What a run of `pipeline` with `params` would refuse before loading anything: unknown step
+    or parameter names, batch sizes below 1, values a step's field does not take (a one-line
+    MagpieError). Sets the values on `pipeline`'s steps, as a run does."""
+    from pydantic import ValidationError
+
+    from distilabel_magpie.errors import PipelineFailed
+    from distilabel_magpie.runtime.guard import _validation_message, check_parameters
+
+    try:
+        check_parameters(pipeline, params)
+        pipeline._set_runtime_parameters(params)
+    except PipelineFailed as e:  # bad input here, not a failed run
+        raise MagpieError(str(e)) from None
+    except ValidationError as e:
+        raise MagpieError(_validation_message(e, params)) from None
+
+
 def run(config: str, params: Dict[str, Any], *, use_ray: bool = False, replicas: Optional[int] = None,
         use_cache: bool = True, ray_cpus: Optional[int] = None) -> Any:
     """Run the pipeline in `config`; returns distilabel's `Distiset`. A failed run raises

@@ -55,3 +55,9 @@ def require_columns(rows: Sequence[dict], columns: Iterable[str], step: str) -> 
             producer = PRODUCERS.get(column)
             hint = f"; add {producer} before it" if producer else ""
             raise MagpieError(f"step {step!r} needs column {column!r}, which its input rows lack{hint}")
+
+
+def accepted_row(row: dict) -> bool:
+    """A row every status column of which says `ok` (`conversation_status` for multi-turn rows)."""
+    columns = [c for c in ("instruction_status", "response_status", "conversation_status") if c in row]
+    return all(row[c] == "ok" for c in columns)
