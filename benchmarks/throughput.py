@@ -146,8 +146,11 @@ def _tokenizer_dir(model_path: str) -> str:
 def run_ours(model_path: str, rows: int, max_new: int, threads: int, seed: int, config: str = "ours_same"):
     from distilabel_magpie.engines.llamacpp import LlamaCppEngine
 
+    import dataclasses
+
     llm = LlamaCppEngine(model_path=model_path, n_threads=threads, n_parallel=N_PARALLEL)
-    return ours_rows(llm, rows, max_new, seed, config)
+    rows_, seconds = ours_rows(llm, rows, max_new, seed, config)
+    return rows_, seconds, dataclasses.asdict(llm.runner.stats)
 
 
 def ours_settings(config: str) -> dict:
@@ -315,14 +318,24 @@ def worker(args: argparse.Namespace) -> None:
         print("RESULT " + json.dumps({"rows": [], "seconds": args.max_new_tokens * N_PARALLEL / tok_s,
                                       "tok_s": tok_s, "peak_rss_mb": peak_mb}))
         return
+    runner = None
     if args.worker.startswith("ours"):
-        rows, seconds = run_ours(args.model_path, args.rows, args.max_new_tokens, args.threads, args.seed, args.worker)
+        rows, seconds, runner = run_ours(args.model_path, args.rows, args.max_new_tokens, args.threads, args.seed,
+                                         args.worker)
     else:
         run = {"anchor": run_anchor, "engine_batched": run_engine_batched,
                "engine_single": run_engine_single}[args.worker]
         rows, seconds = run(args.model_path, args.rows, args.max_new_tokens, args.threads, args.seed)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_mb}))
+    print("RESULT " + json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_mb, "runner": runner}))
+
+
+def where_time_went(runner: dict, width: int) -> str:
+    """One line from our runner's counters: slot occupancy and the split of its time."""
+    loop, decode = max(runner["loop_s"], 1e-9), runner["decode_s"]
+    return (f"{runner['busy'] / max(runner['steps'], 1):.2f} of {width} sequences sampled per decode step; "
+            f"llama_decode {decode / loop:.0%} of the loop ({runner['prefill_s'] / loop:.0%} on steps carrying "
+            f"{runner['prompt_tokens']} prompt tokens), Python (batching, sampling, stops, rows) {1 - decode / loop:.0%}")
 
 
 def cpu_model() -> str:
@@ -415,6 +428,10 @@ def main() -> None:
               f"{statistics.fmean(answer_tokens) if answer_tokens else 0:.0f} | {ended}/{answered} | "
               f"{max(c['peak_rss_mb'] for c in results[config]):.0f} |")
     print("\n(medians of the per-chunk rates, range in brackets)")
+    for config in configs:
+        for c in results[config]:
+            if c.get("runner"):
+                print(f"where the time went, {config} seed chunk: {where_time_went(c['runner'], args.n_parallel)}")
 
     def ratio(a: str, b: str, key: str) -> float:
         return summary[a][key] / max(summary[b][key], 1e-9)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,21 @@ class _Slot:
     guard: Optional[RepetitionGuard] = None
 
 
+@dataclass
+class RunnerStats:
+    """Where a runner's decoding time went, summed over its calls (read by the benchmarks):
+    `busy` / `steps` is the mean number of sequences sampled per decode step (at most
+    `n_parallel`), `prefill_s` the part of `decode_s` (inside llama_decode) spent on steps that
+    carried prompt tokens, and `loop_s - decode_s` the Python side (batching, sampling, stops)."""
+
+    steps: int = 0
+    busy: int = 0  # sequences sampled, summed over steps
+    prompt_tokens: int = 0
+    decode_s: float = 0.0
+    prefill_s: float = 0.0
+    loop_s: float = 0.0
+
+
 class LlamaCppRunner:
     """Batched raw completions on a loaded llama.cpp model (its own context)."""
 
@@ -103,6 +119,7 @@ class LlamaCppRunner:
         self._pieces: dict[int, bytes] = {}
         self._cache_seq = self.n_parallel
         self._cache_tokens: list[int] = []
+        self.stats = RunnerStats()
 
     def close(self) -> None:
         if self._batch is not None:
@@ -282,10 +299,12 @@ class LlamaCppRunner:
                     return
                 start(request(job), free.pop())
 
-        batch = self._batch
+        batch, stats, clock = self._batch, self.stats, time.perf_counter
+        loop_started = clock()
         while True:
             admit()
             if not active:
+                stats.loop_s += clock() - loop_started
                 break
             # One batch: the next token of every generating sequence, then prompt chunks.
             n, outputs = 0, []
@@ -296,6 +315,7 @@ class LlamaCppRunner:
                     slot.pos += 1
                     slot.next_token = None
                     n += 1
+            generating = n
             for slot in active:
                 if slot.pending and n < self.n_batch:
                     take = slot.pending[: self.n_batch - n]
@@ -310,10 +330,18 @@ class LlamaCppRunner:
             if n == 0:
                 continue
             batch.n_tokens = n
+            started = clock()
             rc = lib.llama_decode(self.ctx.ctx, batch)
+            spent = clock() - started
             if rc != 0:
                 raise MagpieError(
                     f"llama.cpp decode failed (code {rc}); raise n_ctx or lower n_parallel / max_new_tokens")
+            stats.steps += 1
+            stats.busy += len(outputs) + sum(len(slot.followers) for slot, _ in outputs)
+            stats.prompt_tokens += n - generating
+            stats.decode_s += spent
+            if n > generating:
+                stats.prefill_s += spent
             for slot, idx in outputs:
                 if slot.pos == len(slot.req.tokens) and not slot.generated:  # prefill just ended
                     self._cache(slot)
