@@ -99,6 +99,8 @@ def test_ray_local_cluster_with_two_replicas_makes_the_same_rows(reference, tmp_
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "'magpie_sft' replicas: 2/2" in output  # distilabel started both replicas as Ray actors
+    # one progress line for the step, summed over both actors (each alone has fewer rows)
+    assert f"magpie_sft: {ROWS}/{ROWS} rows" in output, output[-4000:]
     rows = rows_of(tmp_path / "out")
     check_rows(rows)
     assert made_of(rows) == made_of(ref_rows)
