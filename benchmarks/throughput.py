@@ -61,7 +61,7 @@ LABELS = {"anchor": "distilabel MagpieGenerator", "ours_same": "ours, anchor's s
           "ours_paper": "ours, greedy answers (paper)", "ours_small": "ours, small-model options",
           "engine_batched": "bare batched llama.cpp loop", "engine_single": "bare one-sequence loop",
           "decode_limit": "pure decoding (no prompts, no tail)"}
-N_PARALLEL = 8  # sequences per decode step: LlamaCppEngine's default, and the batched loop's
+N_PARALLEL = 8  # sequences per decode step, ours and the batched loop (--n-parallel; the engine picks its own by model size)
 # llama-cpp-python's create_completion adds top_k=40 and min_p=0.05 unless told otherwise: the
 # anchor and the one-sequence loop get them switched off, so every side samples from the whole
 # distribution at T=1.0, top_p=1.0.

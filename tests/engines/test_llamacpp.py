@@ -253,3 +253,19 @@ def test_min_p_near_one_samples_the_best_token(llamacpp_engine, reference):
     assert len({c.text for c in free}) > 1
     with pytest.raises(ValueError, match="min_p must be in"):
         SamplingParams(min_p=1.0)
+
+
+def test_n_parallel_default_follows_the_model_size(embedded_model_path):
+    """16 sequences for small models, 32 from 1B to 4B parameters (measured), 16 above."""
+    from types import SimpleNamespace
+
+    from distilabel_magpie.engines.llamacpp import LlamaCppEngine, default_parallel
+
+    sized = lambda n: SimpleNamespace(n_params=lambda: n)  # noqa: E731
+    assert [default_parallel(sized(n)) for n in (135e6, 1.5e9, 3.8e9, 8e9)] == [16, 32, 32, 16]
+    engine = LlamaCppEngine(model_path=embedded_model_path, n_ctx=256)
+    engine.load()
+    try:
+        assert engine.n_parallel is None and engine.runner.n_parallel == 16  # SmolLM2-135M
+    finally:
+        engine.unload()
