@@ -2,7 +2,7 @@
 single-turn step, and two bare llama.cpp loops, on the same model, threads, token limits, rows
 and seeds.
 
-    python benchmarks/throughput.py            # or: make bench  (about 20 minutes on 2 cores)
+    python benchmarks/throughput.py            # or: make bench  (20 to 45 minutes on 2 cores)
     python benchmarks/throughput.py --configs anchor,ours_same --seeds 0 --rows 32   # a quick look
 
 Configurations (queries always T=1.0, top_p=1.0, the paper's setting):
