@@ -4,6 +4,7 @@
 import collections
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -120,8 +121,8 @@ class SaveDataset(UsesRuntime, GlobalStep):
         if self.rejected_from:
             Path(self.rejected_from).unlink(missing_ok=True)  # moved into the dataset folder
         self._logger.info(f"{self.name}: wrote {len(rows)} rows to {self.output_dir}/ ({summary})")
-        if self.report:
-            self._logger.info(f"{self.name}: run report {Path(self.output_dir) / 'report.html'}")
+        if self.report:  # a plain line: distilabel's log handler wraps at 80 columns, cutting the path
+            print(f"{self.name}: run report {Path(self.output_dir) / 'report.html'}", file=sys.stderr, flush=True)
         yield rows
 
     def _rejected(self) -> Optional[list[dict]]:
