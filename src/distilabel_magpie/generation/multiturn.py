@@ -220,15 +220,8 @@ class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
             queries = [c[0] for c in engine.complete(prompts, seeded_per_row(query_params, [s["row"] for s in active]))]
             answering = []
             for s, prompt, system, completion in zip(active, prompts, systems, queries):
-                text, status = clean_query(completion, template, system)
-                s["log"].append({"turn": len(s["messages"]) // 2 + 1, "query_prompt": prompt,
-                                 "query_finish_reason": completion.finish_reason,
-                                 "query_tokens": completion.completion_tokens})
-                if status != OK:
-                    self._end(s, f"query_{status}")
-                elif self.end_with_user and turn == self.n_turns - 1:
-                    s["messages"].append({"role": "user", "content": text})
-                else:
+                text = self._query_done(s, turn, prompt, system, completion)
+                if text is not None:
                     answering.append((s, text))
             if not answering:
                 continue
@@ -237,15 +230,35 @@ class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
             answers = [c[0] for c in engine.complete(
                 prompts, seeded_per_row(answer_params, [s["row"] for s, _ in answering]))]
             for (s, query), prompt, completion in zip(answering, prompts, answers):
-                answer = clean_response(completion, answering_template)
-                s["log"][-1].update(response_prompt=prompt, response_finish_reason=completion.finish_reason,
-                                    response_tokens=completion.completion_tokens, response_error=answer.error)
-                if answer.status != OK:
-                    self._end(s, f"response_{answer.status}")
-                else:
-                    s["messages"] += [{"role": "user", "content": query}, assistant_message(answer.text, answer.reasoning)]
+                self._answer_done(s, query, prompt, completion)
         self._report_and_log(states)
         yield [self._output(s) for s in states]
+
+    def _query_done(self, s: dict, turn: int, prompt: str, system: Optional[str], completion) -> Optional[str]:
+        """Record turn `turn`'s query of row state `s`; the query to answer, or None when the
+        conversation ends here (a query that is not ok, or the last user turn of `end_with_user`)."""
+        text, status = clean_query(completion, self.magpie_template, system)
+        s["log"].append({"turn": len(s["messages"]) // 2 + 1, "query_prompt": prompt,
+                         "query_finish_reason": completion.finish_reason,
+                         "query_tokens": completion.completion_tokens})
+        if status != OK:
+            self._end(s, f"query_{status}")
+            return None
+        if self.end_with_user and turn == self.n_turns - 1:
+            s["messages"].append({"role": "user", "content": text})
+            return None
+        return text
+
+    def _answer_done(self, s: dict, query: str, prompt: str, completion) -> bool:
+        """Record the answer to `query`; whether the conversation goes on (the answer is ok)."""
+        answer = clean_response(completion, self.answer_template)
+        s["log"][-1].update(response_prompt=prompt, response_finish_reason=completion.finish_reason,
+                            response_tokens=completion.completion_tokens, response_error=answer.error)
+        if answer.status != OK:
+            self._end(s, f"response_{answer.status}")
+            return False
+        s["messages"] += [{"role": "user", "content": query}, assistant_message(answer.text, answer.reasoning)]
+        return True
 
     def _report_and_log(self, states: List[dict]) -> None:
         ok = sum((s["status"] or "ok") == "ok" for s in states)
@@ -271,28 +284,16 @@ class MagpieMultiTurn(AnswerSampling, MagpieLLMMixin, Task):
             return Job(prompt, qp, seed(qp, s), then=functools.partial(on_query, s, turn, prompt, system))
 
         def on_query(s: dict, turn: int, prompt: str, system: Optional[str], completion) -> List[Job]:
-            text, status = clean_query(completion, template, system)
-            s["log"].append({"turn": len(s["messages"]) // 2 + 1, "query_prompt": prompt,
-                             "query_finish_reason": completion.finish_reason,
-                             "query_tokens": completion.completion_tokens})
-            if status != OK:
-                self._end(s, f"query_{status}")
-                return []
-            if self.end_with_user and turn == self.n_turns - 1:
-                s["messages"].append({"role": "user", "content": text})
+            text = self._query_done(s, turn, prompt, system, completion)
+            if text is None:
                 return []
             answer_prompt = answering_template.response_prompt(s["messages"] + [{"role": "user", "content": text}])
             ap = params[turn][1]
             return [Job(answer_prompt, ap, seed(ap, s), then=functools.partial(on_answer, s, turn, text, answer_prompt))]
 
         def on_answer(s: dict, turn: int, query: str, prompt: str, completion) -> List[Job]:
-            answer = clean_response(completion, answering_template)
-            s["log"][-1].update(response_prompt=prompt, response_finish_reason=completion.finish_reason,
-                                response_tokens=completion.completion_tokens, response_error=answer.error)
-            if answer.status != OK:
-                self._end(s, f"response_{answer.status}")
+            if not self._answer_done(s, query, prompt, completion):
                 return []
-            s["messages"] += [{"role": "user", "content": query}, assistant_message(answer.text, answer.reasoning)]
             return [query_job(s, turn + 1)] if turn + 1 < self.n_turns else []
 
         if self.n_turns > 0:
