@@ -11,7 +11,7 @@ from pydantic import Field
 
 from distilabel_magpie.generation.docstrings import cites_magpie
 from distilabel_magpie.engines.base import Job, SamplingParams, sample_seed
-from distilabel_magpie.generation.progress import continuous, report_rows
+from distilabel_magpie.runtime.progress import continuous, report_rows
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 from distilabel_magpie.generation.cleaning import OK, clean_query, clean_response, system_text

@@ -14,7 +14,7 @@ from distilabel_magpie.engines.base import Completion, SamplingParams
 from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.generation.base import MagpieLLMMixin, merge_metadata, seeded_per_row
 from distilabel_magpie.generation.cleaning import OK, clean_response
-from distilabel_magpie.generation.progress import report_rows
+from distilabel_magpie.runtime.progress import report_rows
 
 if TYPE_CHECKING:
     from distilabel.typing import StepColumns, StepOutput

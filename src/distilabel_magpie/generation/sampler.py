@@ -29,7 +29,7 @@ from distilabel_magpie.generation.cleaning import (
     system_text,
 )
 from distilabel_magpie.generation.control import detect_language, domain_prompt, language_code, language_system_prompt
-from distilabel_magpie.generation.progress import report_rows
+from distilabel_magpie.runtime.progress import report_rows
 from distilabel_magpie.generation.system_prompts import SystemPromptSampler
 
 if TYPE_CHECKING:

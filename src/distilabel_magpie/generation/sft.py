@@ -14,7 +14,7 @@ from pydantic import Field
 from distilabel_magpie.engines.base import Completion, Job, SamplingParams, sample_seed
 from distilabel_magpie.generation.cleaning import OK, normalize
 from distilabel_magpie.generation.docstrings import cites_magpie
-from distilabel_magpie.generation.progress import continuous, report_rows, tracker
+from distilabel_magpie.runtime.progress import continuous, report_rows, tracker
 from distilabel_magpie.generation.responder import (
     AnswerPromptMixin, AnswerSampling, answer_prompt, answer_rows, answered_row, wants_answer)
 from distilabel_magpie.generation.sampler import (

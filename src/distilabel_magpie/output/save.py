@@ -159,7 +159,7 @@ def throughput(rows: list[dict], rejected: int, seconds: float) -> dict:
     """The run's speed: wall time (from the run's start to the write), tokens generated (the rows'
     `statistics*` metadata, rejected rows not included), tokens/s, rows and accepted rows per hour.
     Rows a filter dropped count as made, not as accepted."""
-    from distilabel_magpie.generation.progress import row_tokens
+    from distilabel_magpie.runtime.progress import row_tokens
 
     seconds = max(seconds, 1e-9)
     tokens = sum(row_tokens(r) for r in rows)

@@ -109,8 +109,17 @@ def run(config: str, params: Dict[str, Any], *, use_ray: bool = False, replicas:
             params.setdefault(name, {}).setdefault("resources", {})["replicas"] = replicas
     if not use_ray:
         return pipeline.run(parameters=params, use_cache=use_cache)
+    from distilabel_magpie.runtime.progress import RUN_KEY_ENV, RunWatcher
+
+    # Ray actors' output stays in their logs: they count under a key given here (the processes of
+    # a local cluster inherit it), and this process prints the summed progress lines.
+    os.environ[RUN_KEY_ENV] = f"{pipeline.name}-ray-{os.getpid()}"
     with ray_cluster(ray_cpus):
-        return pipeline.ray().run(parameters=params, use_cache=use_cache)
+        watcher = RunWatcher(os.environ[RUN_KEY_ENV]).start()
+        try:
+            return pipeline.ray().run(parameters=params, use_cache=use_cache)
+        finally:
+            watcher.stop()
 
 
 @contextlib.contextmanager

@@ -48,9 +48,20 @@ def progress_line(name: str, done: int, requested: int, accepted: int, tokens: i
             f"{tok_s:.{0 if tok_s >= 10 else 1}f} tok/s, {rate:.2f} rows/s, ETA {duration(eta)}")
 
 
+RUN_KEY_ENV = "DISTILABEL_MAGPIE_PROGRESS_RUN"  # set by a launcher whose workers are not its children (Ray)
+
+
+def progress_root() -> Path:
+    return Path(tempfile.gettempdir()) / "distilabel-magpie-progress"
+
+
 def _run_key(step: Any) -> str:
-    """What the replicas of one run share: the process that started them (the run's pool), so
-    runs side by side on one machine are not summed together."""
+    """What the replicas of one run share: the key a launcher gave its workers (`RUN_KEY_ENV`),
+    else the process that started them (the run's pool), so runs side by side on one machine are
+    not summed together."""
+    given = os.environ.get(RUN_KEY_ENV)
+    if given:
+        return given
     name = getattr(getattr(step, "pipeline", None), "name", None) or "run"
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{name}-{os.getppid()}")[:120]
 
@@ -68,7 +79,7 @@ class StepProgress:
         self.done = self.accepted = self.tokens = 0
         self.started = clock()
         self.wall_started = time.time()
-        base = folder or Path(tempfile.gettempdir()) / "distilabel-magpie-progress" / _run_key(step)
+        base = folder or progress_root() / _run_key(step)
         self.folder = base / self.name
         self.file = self.folder / f"{os.getpid()}.json"
         self._written = self._printed = -1e18
@@ -181,6 +192,57 @@ class StepProgressView:
             if state.get("updated", 0) >= self.since - STALE_S:
                 out.append({**state, "step": self.folder.name})
         return out
+
+
+class RunWatcher:
+    """Prints the summed lines of every step of run `key` from the replicas' files, for a launcher
+    whose workers' own output does not reach the user (Ray actors, whose logs stay on their node):
+    every `PLAIN_S` seconds (redrawn every `WRITE_S` on a terminal) and once at `stop`."""
+
+    def __init__(self, key: str, stream: Optional[TextIO] = None) -> None:
+        import threading
+
+        self.folder = progress_root() / key
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.since = time.time()
+        self._stop = threading.Event()
+        self._last = ""
+        self._thread = threading.Thread(target=self._loop, name="magpie-progress", daemon=True)
+
+    def start(self) -> "RunWatcher":
+        self._thread.start()
+        return self
+
+    def lines(self) -> list[str]:
+        steps = sorted(p for p in self.folder.iterdir() if p.is_dir()) if self.folder.exists() else []
+        per_step = [(p.name, StepProgressView(p, self.since).replicas()) for p in steps]
+        lines = [_summed(name, states) for name, states in per_step if states]
+        if len(lines) > 1:
+            lines.append(_summed("run", [s for _, states in per_step for s in states]))
+        return lines
+
+    def _show(self, final: bool = False) -> None:
+        text = " | ".join(self.lines())
+        if not text or (final and text == self._last):
+            return
+        self._last = text
+        if self.terminal:
+            width = shutil.get_terminal_size((200, 24)).columns
+            self.stream.write("\r" + text[: max(20, width - 1)] + "\x1b[K" + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(WRITE_S if self.terminal else PLAIN_S):
+            self._show()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._show(final=True)
 
 
 def _summed(name: str, states: list[dict]) -> str:

@@ -7,8 +7,8 @@ import json
 import os
 import time
 
-from distilabel_magpie.generation import progress
-from distilabel_magpie.generation.progress import StepProgress, duration, progress_line, row_tokens
+from distilabel_magpie.runtime import progress
+from distilabel_magpie.runtime.progress import StepProgress, duration, progress_line, row_tokens
 
 
 class Clock:
@@ -71,3 +71,21 @@ def test_row_tokens_sums_statistics():
     row = {"distilabel_metadata": {"statistics_a": {"output_tokens": 5}, "statistics_response_a": {"output_tokens": 7},
                                    "statistics_b": {"output_tokens": [1, 2]}, "raw_output_a": "x"}}
     assert row_tokens(row) == 15 and row_tokens({}) == 0
+
+
+def test_a_launcher_sums_the_lines_of_workers_it_did_not_start(tmp_path, monkeypatch):
+    """Ray actors count under the key the launcher gave them (RUN_KEY_ENV); the launcher's
+    watcher prints each step summed over its replicas, and the run's line, at the end."""
+    monkeypatch.setattr(progress.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv(progress.RUN_KEY_ENV, "magpie-sft-ray-1")
+    out = io.StringIO()
+    watcher = progress.RunWatcher("magpie-sft-ray-1", stream=out)
+    for pid, done in ((101, 14), (102, 10)):  # two actors of one step, written as StepProgress does
+        folder = tmp_path / "distilabel-magpie-progress" / "magpie-sft-ray-1" / "magpie_sft"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{pid}.json").write_text(json.dumps({"done": done, "requested": 24, "accepted": done - 2,
+                                                        "tokens": 100 * done, "seconds": 10.0,
+                                                        "started": time.time(), "updated": time.time()}))
+    assert progress._run_key(Named()) == "magpie-sft-ray-1"
+    watcher.stop()  # never started: prints the final line only
+    assert out.getvalue() == "magpie_sft: 24/24 rows, 20 accepted (83%), 240 tok/s, 2.40 rows/s, ETA 0s\n"
