@@ -113,13 +113,16 @@ def run(config: str, params: Dict[str, Any], *, use_ray: bool = False, replicas:
 
     # Ray actors' output stays in their logs: they count under a key given here (the processes of
     # a local cluster inherit it), and this process prints the summed progress lines.
-    os.environ[RUN_KEY_ENV] = f"{pipeline.name}-ray-{os.getpid()}"
-    with ray_cluster(ray_cpus):
-        watcher = RunWatcher(os.environ[RUN_KEY_ENV]).start()
-        try:
-            return pipeline.ray().run(parameters=params, use_cache=use_cache)
-        finally:
-            watcher.stop()
+    key = os.environ[RUN_KEY_ENV] = f"{pipeline.name}-ray-{os.getpid()}"
+    try:
+        with ray_cluster(ray_cpus):
+            watcher = RunWatcher(key).start()
+            try:
+                return pipeline.ray().run(parameters=params, use_cache=use_cache)
+            finally:
+                watcher.stop()
+    finally:
+        os.environ.pop(RUN_KEY_ENV, None)  # later runs in this process count under their own key
 
 
 @contextlib.contextmanager
