@@ -38,6 +38,17 @@ def duration(seconds: Optional[float]) -> str:
     return f"{s}s"
 
 
+def write_line(stream: TextIO, terminal: bool, text: str, final: bool) -> None:
+    """On a terminal, `text` redrawn in place and cut to its width rather than wrapped (a newline
+    after the final one); elsewhere one plain line."""
+    if terminal:
+        width = shutil.get_terminal_size((200, 24)).columns
+        stream.write("\r" + text[: max(20, width - 1)] + "\x1b[K" + ("\n" if final else ""))
+    else:
+        stream.write(text + "\n")
+    stream.flush()
+
+
 def progress_line(name: str, done: int, requested: int, accepted: int, tokens: int, seconds: float) -> str:
     """`name: 40/100 rows, 31 accepted (78%), 152 tok/s, 0.2 rows/s, ETA 5m00s`."""
     rate = done / seconds if seconds > 0 else 0.0
@@ -161,13 +172,7 @@ class StepProgress:
         self._printed = now
         if final:
             self._final = text
-        if self.terminal:  # redrawn in place, cut to the terminal's width rather than wrapped
-            width = shutil.get_terminal_size((200, 24)).columns
-            self.stream.write("\r" + text[: max(20, width - 1)] + "\x1b[K" + ("\n" if final else ""))
-            self.stream.flush()
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        write_line(self.stream, self.terminal, text, final)
 
     def close(self) -> str:
         """The final line (printed once more) and the replica's file kept for the others' sums."""
@@ -227,12 +232,7 @@ class RunWatcher:
         if not text or (final and text == self._last):
             return
         self._last = text
-        if self.terminal:
-            width = shutil.get_terminal_size((200, 24)).columns
-            self.stream.write("\r" + text[: max(20, width - 1)] + "\x1b[K" + ("\n" if final else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        write_line(self.stream, self.terminal, text, final)
 
     def _loop(self) -> None:
         while not self._stop.wait(WRITE_S if self.terminal else PLAIN_S):
