@@ -16,6 +16,10 @@ def mean(value) -> str:
     return f"{value['mean']:.3f} ({value['low']:.3f}–{value['high']:.3f})"
 
 
+def judged(value) -> str:
+    return f"{mean(value)} n={value['n']}" if value else "–"
+
+
 def table(folder: Path) -> str:
     data = json.loads((folder / "compare.json").read_text())
     m = data["metrics"]
@@ -28,7 +32,7 @@ def table(folder: Path) -> str:
         lines.append(
             f"| {cell} | {m['rows'][i]} | {mean(m['accepted_rate'][i])} | {mean(m['query_tokens'][i])} | "
             f"{mean(m['mnd'][i])} | {mean(m['near_duplicate_rate'][i])} | {m['openings_ratio'][i] or 0:.2f} | "
-            f"{m['query_distinct_2'][i] or 0:.2f} | {mean(m['quality'][i])} | {mean(m['difficulty'][i])} | "
+            f"{m['query_distinct_2'][i] or 0:.2f} | {judged(m['quality'][i])} | {judged(m['difficulty'][i])} | "
             f"{m['wall_seconds'][i] or 0:.0f} |")
     statuses = [", ".join(f"{k} {v}" for k, v in d.get("instruction_status", {}).items())
                 for d in data["distributions"]]

@@ -112,7 +112,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from distilabel_magpie.errors import PipelineFailed
 
     try:
-        print(sweep(args.config, args.grid, args.out, args.param, _embedder(args.embedder)))
+        print(sweep(args.config, args.grid, args.out, args.param, _embedder(args.embedder), judge=args.judge,
+                    judge_rows=args.judge_rows))
     except PipelineFailed as e:  # a cell's run failed: its own output is above
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 1
@@ -194,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a runtime parameter of every cell, as for `run` (repeatable)")
     p.add_argument("--embedder", default="all-mpnet-base-v2", metavar="NAME",
                    help="embedder of the comparison's min-neighbour distances (as for `compare`; none: skip them)")
+    p.add_argument("--judge", metavar="MODEL", help="also tag each cell's queries with MagpieJudge (quality, "
+                   "difficulty) on this model: a name from `distilabel-magpie models` or a GGUF path")
+    p.add_argument("--judge-rows", type=int, default=50, metavar="N",
+                   help="judge the first N accepted rows of each cell (default 50; the judge costs seconds per row)")
     p.set_defaults(func=_sweep)
 
     p = sub.add_parser("decontaminate", help="flag (or drop) rows whose query overlaps a benchmark (word n-grams)")

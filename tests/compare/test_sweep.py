@@ -1,6 +1,7 @@
 """`distilabel-magpie sweep`: grid syntax and cell names, bad grids refused with one line before
 anything runs, and a real 2×1 sweep of the embedded model killed after its first cell and
-resumed: the finished cell is not made again, every cell ends with each row once."""
+resumed: the finished cell is not made again, every cell ends with each row once; then the judge
+added to the finished sweep."""
 
 from __future__ import annotations
 
@@ -175,6 +176,23 @@ def test_a_killed_sweep_resumes_without_making_a_finished_cell_again(tmp_path):
     assert numbers["metrics"]["rows"] == [ROWS, ROWS]
     assert done.stdout.strip().splitlines()[-1] == str(out / "compare.html")
     assert json.loads((out / "sweep.json").read_text())["cells"][1]["folder"] == CELLS[1]
+
+    # the judge on the finished sweep: no cell made again, two rows of each judged, the tags compared
+    judged = subprocess.run(sweep_command(out) + ["--judge", "embedded", "--judge-rows", "2"], capture_output=True,
+                            text=True, timeout=900, cwd=tmp_path, env=environment(tmp_path))
+    output = judged.stdout + judged.stderr
+    assert judged.returncode == 0, output[-4000:]
+    assert f"[sweep] cell 2/2 {CELLS[1]}: finished before" in output and mtimes(first) == before
+    numbers = json.loads((out / "compare.json").read_text())
+    for i, cell in enumerate(CELLS):
+        accepted = numbers["metrics"]["accepted"][i]
+        assert f"[sweep] judge {i + 1}/2 {cell}: {min(2, accepted)} accepted rows" in output
+        made = json.loads((out / "judge" / f"{cell}.json").read_text())
+        assert made["judge"] == "embedded" and len(made["rows"]) == min(2, accepted)
+        if accepted:
+            assert numbers["metrics"]["quality"][i]["n"] == numbers["metrics"]["difficulty"][i]["n"] == min(2, accepted)
+        assert numbers["runs"][i]["judged"].startswith("quality, difficulty by embedded on the first")
+    assert "<th>judge tags</th>" in (out / "compare.html").read_text()
 
 
 @pytest.mark.e2e

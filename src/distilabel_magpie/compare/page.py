@@ -64,14 +64,17 @@ def _head(comparison: dict) -> str:
 
 
 def _runs_table(comparison: dict) -> str:
+    judged = any(run.get("judged") for run in comparison["runs"])  # a sweep's --judge
     rows = []
     for i, run in enumerate(comparison["runs"]):
         source = comparison["settings"]["sources"][i]
         rows.append(f'<tr><td><span class="swatch" style="background:{run_color(i)}"></span>#{i + 1}</td>'
                     f"<td>{escape(run['name'])}</td><td>{escape(run['source'])}</td><td>{escape(run['kind'])}</td>"
-                    f"<td>{escape(source)}</td></tr>")
+                    f"<td>{escape(source)}</td>"
+                    + (f"<td>{escape(run.get('judged') or 'the run’s own, if any')}</td>" if judged else "")
+                    + "</tr>")
     return ('<table class="runs"><thead><tr><th></th><th>run</th><th>source</th><th>kind</th><th>settings from</th>'
-            "</tr></thead>"
+            + ("<th>judge tags</th>" if judged else "") + "</tr></thead>"
             "<tbody>" + "".join(rows) + "</tbody></table>")
 
 

@@ -6,7 +6,10 @@ A killed sweep resumes with the same command: a cell whose dataset is written (S
 finished folder in place at once) is skipped; an unfinished one resumes from distilabel's cache,
 as `distilabel-magpie run` does. `DIR/sweep.json` records the pipeline and parameters the cells
 were made with; another sweep into the same DIR is refused, and a lock keeps two sweeps (or a
-cell left running by a killed sweep) out of one DIR."""
+cell left running by a killed sweep) out of one DIR.
+
+`--judge MODEL` adds the judge's quality and difficulty tags on each cell's first accepted rows
+(`judging.py`); it may be given to a finished sweep, which then only judges."""
 
 from __future__ import annotations
 
@@ -176,12 +179,14 @@ def _rows_line(folder: Path) -> str:
 
 
 def sweep(config: str, grid: Sequence[str], out: str | Path, params: Sequence[str] = (),
-          embedder: Optional[str] = None) -> Path:
-    """Run every cell (skipping finished ones), then compare them; returns compare.html's path.
-    A failed cell raises PipelineFailed (its run's own output is above)."""
-    from distilabel_magpie.compare import load_runs, write_compare
+          embedder: Optional[str] = None, judge: Optional[str] = None, judge_rows: int = 50) -> Path:
+    """Run every cell (skipping finished ones), judge them if `judge` is given, then compare them;
+    returns compare.html's path. A failed cell raises PipelineFailed (its run's own output is above)."""
+    from distilabel_magpie.compare import judging, load_runs, write_compare
     from distilabel_magpie.storage.files import is_dataset_folder
 
+    if judge is not None and judge_rows < 1:
+        raise MagpieError(f"--judge-rows must be at least 1 (got {judge_rows})")
     cells, save = plan(config, grid, params)
     out = Path(out)
     try:
@@ -211,8 +216,15 @@ def sweep(config: str, grid: Sequence[str], out: str | Path, params: Sequence[st
                 raise PipelineFailed(f"sweep cell {i}/{total} {cell.name} failed (exit {code}; its output is above); "
                                      "run the same sweep command again to resume it")
             _say(f"cell {i}/{total} {cell.name}: {_rows_line(folder)} in {time.monotonic() - started:.0f} s")
-        _say(f"comparing {total} cells" + (f" (embedder {embedder})" if embedder else ""))
         runs = load_runs([out / c.folder for c in cells], names=[c.name for c in cells])
+        if judge is not None:
+            judging.judge_cells(out, [(c.name, c.folder, r.data.rows) for c, r in zip(cells, runs)], judge,
+                                judge_rows, _say)
+        for cell, run in zip(cells, runs):  # tags from an earlier --judge count too
+            record = judging.read_any(judging.judge_path(out, cell.folder))
+            if record is not None:
+                judging.join(run, record)
+        _say(f"comparing {total} cells" + (f" (embedder {embedder})" if embedder else ""))
         return write_compare(runs, out, embedder=embedder, title=f"Sweep of {Path(config).name}: {total} cells")
     finally:
         os.close(lock)
