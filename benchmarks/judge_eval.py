@@ -90,9 +90,16 @@ def main() -> None:
         parsed = [r for r in out if r.get("quality") in score]
         good = [score[r["quality"]] for r in parsed if r["label"] == "good"]
         broken = [score[r["quality"]] for r in parsed if r["label"] == "broken"]
+        rated = [r for r in out if isinstance(r.get("quality_rating"), float)]
+        good_rating = [r["quality_rating"] for r in rated if r["label"] == "good"]
+        broken_rating = [r["quality_rating"] for r in rated if r["label"] == "broken"]
         results[name] = {"win_rate": round(win_rate(good, broken), 3), "parse_rate": round(len(parsed) / len(out), 3),
                          "mean_good": round(sum(good) / max(len(good), 1), 2),
                          "mean_broken": round(sum(broken) / max(len(broken), 1), 2),
+                         "rating_win_rate": round(win_rate(good_rating, broken_rating), 3),
+                         "rating_rate": round(len(rated) / len(out), 3),
+                         "mean_rating_good": round(sum(good_rating) / max(len(good_rating), 1), 2),
+                         "mean_rating_broken": round(sum(broken_rating) / max(len(broken_rating), 1), 2),
                          "seconds_per_row": round(seconds / len(out), 2)}
         judged_rows += [{**r, "variant": name} for r in out]
         print(json.dumps({name: results[name]}), flush=True)
@@ -100,7 +107,7 @@ def main() -> None:
         with open(args.out, "w") as f:
             for r in judged_rows:
                 f.write(json.dumps({k: r.get(k) for k in ("variant", "label", "sampler_status", "instruction", "quality",
-                                                          "quality_explanation")}, ensure_ascii=False) + "\n")
+                                                          "quality_rating", "quality_explanation")}, ensure_ascii=False) + "\n")
     print(json.dumps({"judge": args.judge, "set": counts, "cpu": cpu_model(), **results}))
 
 

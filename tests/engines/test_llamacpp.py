@@ -269,3 +269,55 @@ def test_n_parallel_default_follows_the_model_size(embedded_model_path):
         assert engine.n_parallel is None and engine.runner.n_parallel == 16  # SmolLM2-135M
     finally:
         engine.unload()
+
+
+# -- label probabilities (a judge's expected rating) --------------------------------------------------
+
+YES_NO = ("yes", "no", "maybe")
+
+
+def test_probe_before_the_first_token_is_the_models_own_distribution(llamacpp_engine, reference):
+    """The probe is the softmax of the model's logits over the labels' first tokens, as a
+    one-sequence reference computes it (within the kernel margin), the same for every sample of a
+    prompt (they share its prefill), and taking it changes no sampled token."""
+    import math
+
+    import numpy as np
+
+    prompt = llamacpp_engine.own_template().response_prompt(
+        [{"role": "user", "content": "Is the sky blue? Answer yes or no."}])
+    plain = SamplingParams(max_new_tokens=6, temperature=1.0, seed=3, n=3)
+    probed = SamplingParams(max_new_tokens=6, temperature=1.0, seed=3, n=3, probe_labels=YES_NO)
+    without, with_probe = llamacpp_engine.complete([prompt], plain)[0], llamacpp_engine.complete([prompt], probed)[0]
+    assert [c.token_ids for c in with_probe] == [c.token_ids for c in without]
+    assert all(c.probe is None for c in without)
+    probe = with_probe[0].probe
+    assert len(probe) == 3 and math.isclose(sum(probe), 1.0, abs_tol=1e-9)
+    assert all(c.probe == probe for c in with_probe)
+    ids = [llamacpp_engine.tokenize(label)[0] for label in YES_NO]
+    tokens = llamacpp_engine.tokenize(prompt)
+    reference.reset()
+    reference.eval(tokens)
+    logits = np.asarray(reference.scores[len(tokens) - 1])[ids]
+    for i in range(1, 3):  # log-odds against "yes", ours and the reference's
+        assert abs(math.log(probe[i] / probe[0]) - float(logits[i] - logits[0])) <= LOGIT_MARGIN
+
+
+def test_probe_after_a_pattern_in_the_generated_text(llamacpp_engine):
+    prompt = llamacpp_engine.own_template().response_prompt(
+        [{"role": "user", "content": "Is the sky blue? Answer yes or no."}])
+    grammar = 'root ::= "Answer: " ("yes" | "no")'
+    found = llamacpp_engine.complete([prompt], SamplingParams(
+        max_new_tokens=8, temperature=0, grammar=grammar, probe_after=r"Answer:\s*", probe_labels=YES_NO))[0][0]
+    assert found.text in ("Answer: yes", "Answer: no") and found.probe is not None
+    assert abs(sum(found.probe) - 1) < 1e-9
+    never = llamacpp_engine.complete([prompt], SamplingParams(
+        max_new_tokens=8, temperature=0, grammar=grammar, probe_after="Verdict:", probe_labels=YES_NO))[0][0]
+    assert never.text == found.text and never.probe is None
+
+
+def test_probe_labels_must_differ_in_their_first_token(llamacpp_engine):
+    with pytest.raises(MagpieError, match="probe labels 'very poor' and 'very good' begin with the same token"):
+        llamacpp_engine.complete(["Rate it:"], SamplingParams(max_new_tokens=2, probe_labels=("very poor", "very good")))
+    with pytest.raises(ValueError, match="probe_after is not a regular expression"):
+        SamplingParams(probe_after="(unclosed")

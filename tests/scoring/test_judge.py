@@ -7,7 +7,7 @@ from distilabel_magpie.errors import MagpieError
 from distilabel_magpie.engines.models import embedded_model_path
 from distilabel_magpie.scoring import MagpieJudge
 from distilabel_magpie.engines.structured import gbnf_for_schema
-from distilabel_magpie.scoring.judge import SCHEMAS, schema_for
+from distilabel_magpie.scoring.judge import SCHEMAS, expected_rating, schema_for
 from distilabel_magpie.scoring.parsing import QUALITY_LEVELS
 
 ROWS = [{"instruction": "How do I boil an egg?", "instruction_status": "ok"},
@@ -36,6 +36,26 @@ def test_grammar_constrained_judgements_parse(llm):
         assert row["distilabel_metadata"]["raw_output_judge"]["quality"].replace(" ", "").startswith('{"input_quality":"')
     assert rows[2]["judge_status"] == "skipped" and rows[2]["quality"] is None  # not-ok query is not judged
     assert "0/2 (0.0%)" in step.summary()
+
+
+def test_the_judges_label_probabilities_give_an_expected_rating_and_the_labels_confidence(llm):
+    """Read where the judge is about to write the label: the expected rating lies in [1, 5] and
+    the score is the probability of the label written; a row not judged has neither."""
+    step = judge(llm, tags=["quality"], max_new_tokens=16)
+    rows = next(step.process([dict(r) for r in ROWS]))
+    for row in rows[:2]:
+        assert 1.0 <= row["quality_rating"] <= 5.0 and 0.0 < row["quality_score"] <= 1.0
+    assert rows[2]["quality_rating"] is None and rows[2]["quality_score"] is None
+    assert expected_rating([0.5, 0.0, 0.0, 0.0, 0.5]) == 3.0 and expected_rating([0, 0, 0, 0.25, 0.75]) == 4.75
+    assert expected_rating(None) is None
+
+
+def test_a_judge_without_label_probabilities_leaves_the_rating_empty(llm):
+    """Backends that give no probabilities (chat APIs, servers): the label only."""
+    step = judge(llm, tags=["quality"], max_new_tokens=16)
+    object.__setattr__(step, "_judge", lambda rows, tag: [('{"input_quality": "good", "explanation": "clear"}', None)] * len(rows))
+    rows = next(step.process([dict(r) for r in ROWS[:1]]))
+    assert rows[0]["quality"] == "good" and rows[0]["quality_rating"] is None and rows[0]["quality_score"] is None
 
 
 def test_garbage_from_the_judge_is_flagged_and_counted(llm):

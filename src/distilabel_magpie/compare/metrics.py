@@ -68,6 +68,7 @@ METRICS = [
     Metric("answer_distinct_1", "distinct-1, answers", "Diversity", "ratio"),
     Metric("answer_distinct_2", "distinct-2, answers", "Diversity", "ratio"),
     Metric("quality", "quality (1 very poor … 5 excellent)", "Judge tags"),
+    Metric("quality_rating", "quality, expected rating (1 … 5, the judge's label probabilities)", "Judge tags"),
     Metric("difficulty", "difficulty (1 very easy … 5 very hard)", "Judge tags"),
     Metric("reward", "reward", "Rewards"),
     Metric("reward_difference", "reward difference r* − r_base", "Rewards"),
@@ -128,6 +129,7 @@ def run_metrics(run: RunData, mnd: Optional[np.ndarray], seed: int = stats.SEED,
         out[f"query_distinct_{n}"] = stats.distinct_n(queries, n)
         out[f"answer_distinct_{n}"] = stats.distinct_n(answers, n)
     out["quality"] = mean(_ordinal(accepted, "quality"))
+    out["quality_rating"] = mean(_numbers(accepted, "quality_rating"))
     out["difficulty"] = mean(_ordinal(accepted, "difficulty"))
     out["reward"] = mean(_numbers(accepted, "reward"))
     differences = _numbers(accepted, "reward_difference")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Optional, Sequence
@@ -34,6 +35,12 @@ class SamplingParams:
     # Seed key of each prompt (e.g. the global row index it is for) instead of its position in the
     # call: a sample's seed then does not depend on which batch or replica the prompt landed in.
     prompt_keys: Optional[tuple[int, ...]] = None
+    # Label probabilities (llama.cpp in-process; other backends leave `Completion.probe` None): at
+    # the first point where the generated text ends with a match of the regex `probe_after` (""
+    # or None: before the first token), the model's own next-token distribution (before grammar
+    # and sampling) over the first tokens of `probe_labels`, renormalised. Sampling is unchanged.
+    probe_after: Optional[str] = None
+    probe_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -47,6 +54,11 @@ class SamplingParams:
         if self.repetition_penalty <= 0:
             raise ValueError(f"repetition_penalty must be > 0 (1.0: off), got {self.repetition_penalty}")
         object.__setattr__(self, "stop", tuple(s for s in self.stop if s))
+        if self.probe_after:
+            try:
+                re.compile(self.probe_after)
+            except re.error as e:
+                raise ValueError(f"probe_after is not a regular expression: {e}") from None
 
     @property
     def greedy(self) -> bool:
@@ -82,6 +94,7 @@ class Completion:
     stop_reason: Optional[str] = None
     error: Optional[str] = None
     token_ids: list[int] = field(default_factory=list, repr=False)
+    probe: Optional[list[float]] = None  # probabilities of `SamplingParams.probe_labels`, where taken
 
 
 @dataclass

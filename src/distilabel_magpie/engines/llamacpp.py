@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -73,6 +74,12 @@ class _Slot:
     text: bytearray = field(default_factory=bytearray)
     checked: int = 0  # characters of decoded text already searched for stops
     guard: Optional[RepetitionGuard] = None
+    probe: Optional[list[float]] = None
+
+
+@functools.lru_cache(maxsize=32)
+def _probe_pattern(after: Optional[str]) -> "re.Pattern[str]":
+    return re.compile(f"(?:{after or ''})\\Z")
 
 
 @dataclass
@@ -119,6 +126,7 @@ class LlamaCppRunner:
         self._pieces: dict[int, bytes] = {}
         self._cache_seq = self.n_parallel
         self._cache_tokens: list[int] = []
+        self._label_tokens: dict[tuple[str, ...], list[int]] = {}
         self.stats = RunnerStats()
 
     def close(self) -> None:
@@ -223,7 +231,7 @@ class LlamaCppRunner:
             completion = Completion(
                 text=text, finish_reason=reason, prompt_tokens=len(slot.req.tokens),
                 completion_tokens=len(slot.generated), stop_reason=stop, error=error,
-                token_ids=list(slot.generated))
+                token_ids=list(slot.generated), probe=slot.probe)
             if slot.sampler is not None:
                 lib.llama_sampler_free(slot.sampler)
             active.remove(slot)
@@ -264,6 +272,8 @@ class LlamaCppRunner:
         def start(req: _Request, seq: int, cells: Sequence[int] = ()) -> None:
             """Begin `req` in sequence `seq`, which holds the KV cells of `cells`."""
             params = req.params
+            if params.probe_labels:
+                self.label_tokens(params.probe_labels)  # labels that cannot be told apart: before decoding
             budget = min(params.max_new_tokens, self.n_ctx - len(req.tokens))
             if not req.tokens or budget < 1:
                 slot = _Slot(seq, req, 0, [], 0)
@@ -349,9 +359,44 @@ class LlamaCppRunner:
                         lib.llama_memory_seq_cp(mem, slot.seq, f.seq, -1, -1)
                         f.pos = slot.pos
                         f.leader = None
+                        self._probe(f, idx)
                         accept(f, lib.llama_sampler_sample(f.sampler, self.ctx.ctx, idx))
                     slot.followers = []
+                self._probe(slot, idx)
                 accept(slot, lib.llama_sampler_sample(slot.sampler, self.ctx.ctx, idx))
+
+    def _probe(self, slot: _Slot, idx: int) -> None:
+        """Take the labels' probabilities from output `idx` if the slot's text has reached its probe point."""
+        params = slot.req.params
+        if not params.probe_labels or slot.probe is not None:
+            return
+        if not _probe_pattern(params.probe_after).search(slot.text.decode("utf-8", errors="ignore")):
+            return
+        import numpy as np
+
+        ids = self.label_tokens(params.probe_labels)
+        logits = np.ctypeslib.as_array(self._lib.llama_get_logits_ith(self.ctx.ctx, idx),
+                                       shape=(self._lib.llama_vocab_n_tokens(self.vocab),))
+        values = logits[ids].astype(np.float64)
+        weights = np.exp(values - values.max())
+        slot.probe = (weights / weights.sum()).tolist()
+
+    def label_tokens(self, labels: tuple[str, ...]) -> list[int]:
+        """The first token of each label; labels that begin with the same token are an error."""
+        ids = self._label_tokens.get(labels)
+        if ids is None:
+            ids = []
+            for label in labels:
+                tokens = self.tokenize(label)
+                if not tokens:
+                    raise MagpieError(f"probe label {label!r} has no tokens")
+                if tokens[0] in ids:
+                    other = labels[ids.index(tokens[0])]
+                    raise MagpieError(f"probe labels {other!r} and {label!r} begin with the same token "
+                                      f"({self.piece(tokens[0])!r}); give labels whose first tokens differ")
+                ids.append(tokens[0])
+            self._label_tokens[labels] = ids
+        return ids
 
     def _put(self, i: int, token: int, pos: int, seq: int, logits: bool) -> None:
         b = self._batch

@@ -87,10 +87,23 @@ _ORDER = {"quality": ["input_quality", "explanation"], "difficulty": ["intent", 
 PARSERS: dict[str, Callable[[str], tuple[Optional[dict], Optional[str]]]] = {
     "quality": parse_quality, "difficulty": parse_difficulty, "task_category": parse_task_category}
 COLUMNS: dict[str, list[str]] = {
-    "quality": ["quality", "quality_explanation"],
+    "quality": ["quality", "quality_score", "quality_rating", "quality_explanation"],
     "difficulty": ["difficulty", "intent", "knowledge"],
     "task_category": ["task_category", "other_task_categories"],
 }
+
+
+# The judge's own probabilities of the five quality labels, read where it is about to write the
+# label: its expected rating (1 very poor ... 5 excellent) tells well-formed from broken queries
+# better than the label it writes, which ties often (benchmarks/judge_eval.py).
+QUALITY_PROBE = r'"input_quality"\s*:\s*"'
+
+
+def expected_rating(probe: Optional[List[float]]) -> Optional[float]:
+    """1 + sum(i * p_i) over the labels in scale order; None without probabilities."""
+    if not probe:
+        return None
+    return round(1.0 + sum(i * p for i, p in enumerate(probe)), 4)
 
 
 @lru_cache(maxsize=None)
@@ -133,6 +146,12 @@ class MagpieJudge(UsesRuntime, Task):
 
     Output columns:
         - quality (`str | None`): very poor, poor, average, good, excellent.
+        - quality_rating (`float | None`): the judge's expected rating, 1 (very poor) to 5
+          (excellent), from its own probabilities of the five labels where it writes the label
+          (llama.cpp in-process judges; None on other backends). It separates well-formed from
+          broken queries better than the label, which small judges give in ties.
+        - quality_score (`float | None`): the judge's probability of the label it wrote (the
+          suggestion's score in Argilla); same backends.
         - quality_explanation (`str | None`): the judge's reason.
         - difficulty (`str | None`): very easy, easy, medium, hard, very hard.
         - intent (`str | None`): what the user wants.
@@ -216,16 +235,19 @@ class MagpieJudge(UsesRuntime, Task):
         values, error = parse_quality(output or "")
         return {**(values or {"quality": None, "quality_explanation": None}), "judge_error": error}
 
-    def _judge(self, rows: list[dict], tag: str) -> list[str]:
+    def _judge(self, rows: list[dict], tag: str) -> list[tuple[str, Optional[list[float]]]]:
+        """Each row's judgement text, with the quality labels' probabilities where the backend gives them."""
         chats = [self.format_input(r, tag) for r in rows]
         if self._engine is None:  # chat-only LLM: distilabel's interface, tolerant parsing only
             outputs = self.llm.generate_outputs(inputs=chats, num_generations=1, **self.llm.generation_kwargs)
-            return [(o.get("generations") or [None])[0] or "" for o in outputs]
+            return [((o.get("generations") or [None])[0] or "", None) for o in outputs]
         schema = schema_for(tag) if self.use_grammar and self._engine.supports_grammar() else None
+        probe = {"probe_after": QUALITY_PROBE, "probe_labels": tuple(QUALITY_LEVELS)} if tag == "quality" else {}
         params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                stop=tuple(self._chat_template.response_stop), seed=self.seed, json_schema=schema)
+                                stop=tuple(self._chat_template.response_stop), seed=self.seed, json_schema=schema,
+                                **probe)
         prompts = [self._chat_template.response_prompt(chat) for chat in chats]
-        return [samples[0].text for samples in self._engine.complete(prompts, params)]
+        return [(samples[0].text, samples[0].probe) for samples in self._engine.complete(prompts, params)]
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         require_columns(inputs, ["instruction"], self.name)
@@ -239,7 +261,7 @@ class MagpieJudge(UsesRuntime, Task):
         for tag in self.tags:
             if not todo:
                 break
-            for row, text in zip(todo, self._judge(todo, tag)):
+            for row, (text, probe) in zip(todo, self._judge(todo, tag)):
                 raw[id(row)][tag] = text
                 values, error = PARSERS[tag](text)
                 if values is None:
@@ -247,6 +269,10 @@ class MagpieJudge(UsesRuntime, Task):
                     self._counts[f"failed_{tag}"] += 1
                 else:
                     row.update(values)
+                if tag == "quality" and probe:
+                    row["quality_rating"] = expected_rating(probe)
+                    if row.get("quality") in QUALITY_LEVELS:  # the confidence of the label written
+                        row["quality_score"] = round(probe[QUALITY_LEVELS.index(row["quality"])], 4)
         for row in inputs:
             row["judge_model"] = self.llm.model_name  # `model_name` stays the generator's
             if id(row) not in errors:
