@@ -26,13 +26,14 @@ def table(folder: Path) -> str:
     lines = [f"{folder.name} (embedder: {data['embedder']}; 95% bootstrap intervals, seed "
              f"{data['bootstrap']['seed']})", "",
              "| cell | rows | accepted rate | query tokens | MND (cosine) | near-duplicates | openings / query | "
-             "distinct-2 | quality | difficulty | wall s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "distinct-2 | quality (label) | quality (expected rating) | difficulty | wall s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for i, run in enumerate(data["runs"]):
         cell = run["name"].replace("magpie_sampler.", "")
         lines.append(
             f"| {cell} | {m['rows'][i]} | {mean(m['accepted_rate'][i])} | {mean(m['query_tokens'][i])} | "
             f"{mean(m['mnd'][i])} | {mean(m['near_duplicate_rate'][i])} | {m['openings_ratio'][i] or 0:.2f} | "
-            f"{m['query_distinct_2'][i] or 0:.2f} | {judged(m['quality'][i])} | {judged(m['difficulty'][i])} | "
+            f"{m['query_distinct_2'][i] or 0:.2f} | {judged(m['quality'][i])} | {judged((m.get('quality_rating') or [None] * len(data['runs']))[i])} | {judged(m['difficulty'][i])} | "
             f"{m['wall_seconds'][i] or 0:.0f} |")
     statuses = [", ".join(f"{k} {v}" for k, v in d.get("instruction_status", {}).items())
                 for d in data["distributions"]]
