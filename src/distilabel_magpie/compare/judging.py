@@ -23,7 +23,8 @@ from distilabel_magpie.storage.columns import accepted_row
 JUDGE_DIR = "judge"
 TAGS = ["quality", "difficulty"]  # the paper's ablation reports input quality and difficulty
 # What each judged row keeps: its identity, the tags and the judge's own words.
-_TAGGED = ["quality", "quality_rating", "quality_score", "quality_explanation", "difficulty", "intent", "knowledge", "judge_status", "judge_error"]
+_TAGGED = ["quality", "quality_rating", "quality_score", "quality_explanation", "difficulty", "intent", "knowledge",
+           "judge_status", "judge_error"]
 _KEEP = ["row_index", "instruction", *_TAGGED]
 
 
