@@ -70,6 +70,8 @@ def test_bad_grid_syntax_is_one_line(grid):
     (["--grid", "magpie_sampler.top_p=0.5,1", "--param", "save_dataset.output_dir=x"], "set by the sweep"),
     (["--grid", "magpie_sampler.top_p=0.5,1", "--grid", "magpie_sampler.top_p=0.7"], "given twice"),
     ([], "at least one --grid"),
+    (["--grid", "magpie_sampler.top_p=0.5,1", "--judge", "embedded", "--judge-rows", "0"],
+     "--judge-rows must be at least 1 (got 0)"),
 ])
 def test_bad_grids_exit_2_with_one_line_before_anything_runs(tmp_path, capsys, args, message):
     out = tmp_path / "sweep"
