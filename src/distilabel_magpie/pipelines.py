@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from distilabel.models.llms.base import LLM
 from distilabel.pipeline import Pipeline
+from distilabel.steps.base import Step
 
 from distilabel_magpie.engines.llamacpp import LlamaCppEngine
 from distilabel_magpie.engines.server import CompletionServerEngine
@@ -37,6 +38,16 @@ def _rows(num_rows: int, batch_size: int) -> tuple[RowIndices, FinalizeRows]:
             FinalizeRows(name="finalize_rows", num_rows=num_rows))
 
 
+def _cheap_tags() -> tuple[Step, Step]:
+    """Language and near-duplicate tags: seconds per run on CPU (lingua's models, MiniLM), so the
+    default pipeline's report shows which languages and how diverse its queries are. They only add
+    columns; the full pipeline's filter is what drops rows."""
+    from distilabel_magpie.curation import NearDuplicates
+    from distilabel_magpie.scoring import LanguageTagger
+
+    return LanguageTagger(name="language_tagger"), NearDuplicates(name="near_duplicates")
+
+
 def build_sft_pipeline(
     num_rows: int = 100,
     model_path: str = "embedded",
@@ -54,7 +65,9 @@ def build_sft_pipeline(
     Queries: T=1.0, top_p=1.0 (paper), min_p=0.02, up to 128 tokens, not stopped at the first
     newline. Answers: greedy (paper), up to 256 new tokens, repetition penalty 1.1, written under
     the system prompt `BRIEF_ANSWERS` (queries are sampled without it). The measurements behind
-    these defaults: docs/defaults.md.
+    these defaults: docs/defaults.md. Each query then gets its language (`language_tagger`) and its
+    min-neighbour distance on MiniLM embeddings (`near_duplicates`, the embedded embedder), which
+    the run report plots; neither drops a row.
     """
     with Pipeline(name="magpie-sft", description="Magpie single-turn SFT data") as pipeline:
         rows, finalize = _rows(num_rows, batch_size)
@@ -71,8 +84,9 @@ def build_sft_pipeline(
             response_system_prompt=BRIEF_ANSWERS,
             seed=seed,
         )
+        language, dedup = _cheap_tags()
         save = SaveDataset(name="save_dataset", output_dir=output_dir)
-        rows >> generate >> finalize >> save
+        rows >> generate >> finalize >> language >> dedup >> save
     return pipeline
 
 
