@@ -27,7 +27,7 @@ RECIPE_COLUMNS = [
     "instruction", "instruction_status", "response", "response_status", "model_name",
     "base_response", "base_response_status", "base_model_name",
     "quality", "quality_rating", "quality_score", "difficulty", "task_category", "judge_status", "judge_model",
-    "reward", "reward_base", "reward_difference", "reward_truncated", "language",
+    "reward", "reward_base", "reward_difference", "reward_truncated", "reward_model", "language",
     "min_neighbor_distance", "repeat_count", "cluster_id", "is_representative", "embedding",
 ]
 

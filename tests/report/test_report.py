@@ -133,6 +133,19 @@ def test_markup_in_the_data_is_escaped_in_the_html(tmp_path):
     assert page.count("<script") == 0  # the page itself runs no script
 
 
+def test_the_page_names_the_models_and_marks_the_tiny_reward_model_as_a_stand_in(tmp_path):
+    rows = [dict(full_row(i), model_name="qwen.gguf", base_model_name="gemma.gguf", judge_model="qwen.gguf",
+                 reward_model="tiny-random") for i in range(2)]
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    page = write_report(tmp_path).read_text()
+    assert ("<b>base model</b> gemma.gguf · <b>judge</b> qwen.gguf · <b>reward model</b> tiny-random "
+            "(a stand-in: tiny random weights, meaningless scores)") in page
+    rows = [dict(r, reward_model="/models/skywork-reward") for r in rows]
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    page = write_report(tmp_path).read_text()
+    assert "<b>reward model</b> /models/skywork-reward</p>" in page and "stand-in" not in page
+
+
 @pytest.mark.browser
 def test_markup_in_the_data_shows_as_text_in_a_browser(tmp_path):
     if shutil.which("chromium") is None:

@@ -74,7 +74,7 @@ def test_labeler_outputs_one_float_per_row_and_reward_difference(reward_model):
     out = run(RewardModelLabeler(model=reward_model, base_response_column="base_response"), rows)
     assert isinstance(out[0]["reward"], float) and isinstance(out[0]["reward_base"], float)
     assert out[0]["reward_difference"] == pytest.approx(out[0]["reward"] - out[0]["reward_base"])
-    assert out[0]["reward_truncated"] is False
+    assert out[0]["reward_truncated"] is False and out[0]["reward_model"] == reward_model
     assert out[1]["reward"] is None and out[1]["reward_difference"] is None  # no response: flagged, not dropped
     assert isinstance(out[1]["reward_base"], float)
     assert out[2]["reward_base"] is None and out[2]["reward_difference"] is None

@@ -164,12 +164,22 @@ def _cards(run: RunData) -> str:
     html = [f'<div class="card {kind}"><div class="n">{escape(str(value))}</div><div class="l">{escape(label)}</div>'
             "</div>" for label, value, kind in cards]
     models = []
-    for column, label in (("model_name", "model"), ("base_model_name", "base model"), ("judge_model", "judge")):
+    for column, label in (("model_name", "model"), ("base_model_name", "base model"), ("judge_model", "judge"),
+                          ("reward_model", "reward model")):
         names = sorted({str(r[column]) for r in run.all_rows if r.get(column)})
         if names:
-            models.append(f"<b>{escape(label)}</b> {escape(', '.join(names))}")
+            models.append(f"<b>{escape(label)}</b> {escape(', '.join(_stand_in(n) for n in names))}")
     line = f'<p class="models">{" · ".join(models)}</p>' if models else ""
     return '<div class="cards">' + "".join(html) + "</div>" + line
+
+
+def _stand_in(model: str) -> str:
+    """Models that only stand in for a real one say so where the run names its models."""
+    from distilabel_magpie.scoring.tiny import TINY_REWARD_MODEL  # only runs with a reward model pay the import
+
+    if model == TINY_REWARD_MODEL:
+        return f"{model} (a stand-in: tiny random weights, meaningless scores)"
+    return model
 
 
 def _figure(item: Rendered, file_name: str) -> str:

@@ -214,6 +214,8 @@ class RewardModelLabeler(UsesRuntime, Step):
         - reward_truncated (`bool | list[bool] | None`): the input was cut to `max_length`.
         - reward_base (`float | None`): score of the base response (with `base_response_column`).
         - reward_difference (`float | None`): reward - reward_base (with `base_response_column`).
+        - reward_model (`str`): the `model` that scored the row, so a run's report and Argilla
+          records name it (`tiny-random` is marked there as a stand-in).
 
     Categories:
         - scorer
@@ -303,7 +305,8 @@ class RewardModelLabeler(UsesRuntime, Step):
     @property
     def outputs(self) -> "StepColumns":
         out = self.output_column
-        return [out, f"{out}_truncated"] + ([f"{out}_base", f"{out}_difference"] if self.base_response_column else [])
+        return [out, f"{out}_truncated", f"{out}_model"] + (
+            [f"{out}_base", f"{out}_difference"] if self.base_response_column else [])
 
     def _conversations(self, row: dict) -> list[Optional[Conversation]]:
         """What to score for one row: one conversation per response (None where there is none)."""
@@ -330,6 +333,7 @@ class RewardModelLabeler(UsesRuntime, Step):
             is_list = not self.conversation_column and isinstance(row.get(self.response_column), list)
             row[out] = [s for s, _ in scored] if is_list else scored[0][0]
             row[f"{out}_truncated"] = [t for _, t in scored] if is_list else scored[0][1]
+            row[f"{out}_model"] = self.model
         for row, base in zip(inputs, bases):
             base_score, base_truncated = next(results) if base is not None else (None, None)
             row[f"{out}_base"] = base_score
