@@ -266,6 +266,8 @@ def test_summary_counts():
     assert s["rows"] == 3 and s["usable_rows"] == 1
     assert s["instruction_status"] == {"ok": 1, "empty": 1, "truncated": 1}
     assert s["response_status"] == {"skipped": 2, "ok": 1}
+    s = summarise([dict(r, judge_model="q.gguf", reward_model="tiny-random") for r in ROWS])
+    assert s["judge_model"] == {"q.gguf": 3} and s["reward_model"] == {"tiny-random": 3}
 
 
 def test_reasoning_lengths_and_reasoning_truncated_are_counted():

@@ -15,7 +15,8 @@ def summarise(rows: list[dict], rejected: Optional[list[dict]] = None) -> dict:
     if rejected:
         summary["rejected"] = {"rows": len(rejected), "reasons": dict(collections.Counter(
             str(r.get("drop_reason")) for r in rejected).most_common())}
-    for column in (*STATUS_COLUMNS, "system_prompt_key", "template", "model_name", "base_model_name"):
+    for column in (*STATUS_COLUMNS, "system_prompt_key", "template", "model_name", "base_model_name", "judge_model",
+                   "reward_model"):
         values = [r.get(column) for r in rows if column in r]
         if values:
             summary[column] = dict(collections.Counter(map(str, values)).most_common())
