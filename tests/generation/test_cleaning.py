@@ -49,6 +49,10 @@ def test_a_role_header_rendered_as_empty_text_is_leaked_role():
 def test_empty_and_error():
     assert clean_query(c("   \n"), CHATML) == ("", "empty")
     assert clean_query(c("Question:"), CHATML) == ("", "empty")
+    # punctuation or symbols alone (real queries of Qwen2.5-Coder-1.5B without its system turn)
+    for text in (",,,", "?", "+", "👻", "})"):
+        assert clean_query(c(text), CHATML) == (text, "empty"), text
+    assert clean_query(c("2+2?"), CHATML) == ("2+2?", "ok") and clean_query(c("你好？"), CHATML) == ("你好？", "ok")
     assert clean_query(Completion("", "error", 0, 0, error="boom"), CHATML) == ("", "error")
 
 

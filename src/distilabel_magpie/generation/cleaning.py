@@ -88,8 +88,8 @@ def normalize(text: str) -> str:
 def clean_query(completion: Completion, template: MagpieTemplate,
                 system_text: Optional[str] = None) -> tuple[str, str]:
     """(clean text, status). Status precedence: error > truncated/repetitive > leaked_role >
-    self_answered > identity_echo > empty > ok. `system_text`: the system turn the query was
-    sampled under (the model's name in it makes `identity_echo`)."""
+    self_answered > identity_echo > empty (nothing, or no letter or digit) > ok. `system_text`:
+    the system turn the query was sampled under (the model's name in it makes `identity_echo`)."""
     if completion.finish_reason == "error":
         return "", ERROR
     text = completion.text
@@ -107,8 +107,8 @@ def clean_query(completion: Completion, template: MagpieTemplate,
     names = identity_names(system_text)
     if names:  # "Qwen: Where did the Civil War end?": the model's name as a speaker label, like "User:"
         text = re.sub(rf"^(?:{'|'.join(map(re.escape, names))})\s*[:：]\s*", "", text, flags=re.IGNORECASE)
-    if not text:
-        return "", EMPTY
+    if not any(ch.isalnum() for ch in text):  # ",,,", "?", "👻": no word to answer
+        return text, EMPTY
     return _self_check(text, names) or (text, OK)
 
 

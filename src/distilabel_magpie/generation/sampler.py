@@ -240,7 +240,7 @@ class MagpieSampler(QuerySampling, GeneratorTask):
     user message starts (the pre-query text) and writes the query itself.
 
     Every query is kept as a row; `instruction_status` says whether it is usable (`ok`) or why
-    not (`empty`, `truncated` = hit the token limit, `repetitive` = ended in a loop (see
+    not (`empty` = no letter or digit, `truncated` = hit the token limit, `repetitive` = ended in a loop (see
     `repetition_ngram`), `leaked_role` = the model wrote a dialogue, `self_answered` = the query
     carries its own answer ("The answer is: C", a `Q:`/`A:` pair; cut before it), `identity_echo`
     = it names the model or maker from the system turn ("Hi Qwen, ..."),
