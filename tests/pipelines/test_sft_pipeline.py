@@ -71,6 +71,14 @@ def test_distilabel_cli_runs_the_yaml_with_params(tmp_path):
     answered = [r for r in rows if r["instruction_status"] == "ok"]
     assert answered and all(r["response"] is not None for r in answered)
     assert all(r["response_status"] == "skipped" for r in rows if r["instruction_status"] != "ok")
+    # the cheap tags the report plots: every row's language and min-neighbour distance (MiniLM, L2
+    # between unit vectors, so within [0, 2]); nothing dropped
+    assert all(r["language"] is None or r["language"].isupper() for r in rows)
+    assert any(r["language"] for r in rows)
+    assert all(0 <= r["min_neighbor_distance"] <= 2 and r["repeat_count"] >= 0 for r in rows
+               if r["instruction"])
+    report = (out / "report.html").read_text()
+    assert 'id="languages"' in report and 'id="diversity"' in report
 
 
 def test_chat_pipeline_runs_with_the_distilabel_cli(tmp_path):
