@@ -1,5 +1,5 @@
 """The table of Magpie SFT runs for docs/real-models.md: per run, accepted rows, answers that ended
-by themselves (not cut at the token budget), mean tokens, tokens/s, distinct openings, then the
+by themselves (not cut at the token budget or a loop), mean tokens, tokens/s, distinct openings, then the
 first rows of each run as they came out (flagged ones included: a sample, not a selection).
 
     python benchmarks/sft_table.py data/sft-qwen-default/* data/sft-qwen-paper/* [--examples 10]
@@ -31,7 +31,7 @@ def summary_line(name: str, folder: Path) -> tuple[str, list[dict]]:
     m = run_metrics(run, None)
     rows = sorted(run.all_rows, key=lambda r: r.get("row_index", 0))
     answered = [r for r in rows if r.get("response") is not None]
-    ended = sum(r.get("response_status") != "truncated" for r in answered)
+    ended = sum(r.get("response_status") not in ("truncated", "repetitive") for r in answered)
     ok_queries = sum(r.get("instruction_status") == "ok" for r in rows)
     line = (f"| {name} | {len(rows)} | {ok_queries} | {m['accepted']} | {ended} / {len(answered)} | "
             f"{_mean(m['query_tokens'])} | {_mean(m['answer_tokens'])} | {m['tokens_per_s'] or 0:.1f} | "
