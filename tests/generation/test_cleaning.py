@@ -102,6 +102,9 @@ def test_queries_that_carry_their_own_answer_are_self_answered():
     assert clean_query(c('Q: Who is the author of "The Alchemist"?\nA: Paulo Coelho'), CHATML) == (
         'Who is the author of "The Alchemist"?', "self_answered")
     assert clean_query(c("What is 2+2? A: 4"), CHATML) == ("What is 2+2?", "self_answered")
+    # the question in quotes (Qwen2.5-Coder-1.5B, the full recipe's run)
+    assert clean_query(c('Q: "What is the main food in Japan?" A: "The main food in Japan is sushi."'), CHATML) == (
+        '"What is the main food in Japan?"', "self_answered")
     assert clean_query(c("Solve x + 1 = 2.\nSolution: x = 1"), CHATML) == ("Solve x + 1 = 2.", "self_answered")
     assert clean_query(c("Explain recursion. The correct answer is: a function calling itself"), CHATML)[1] == \
         "self_answered"

@@ -41,9 +41,9 @@ _ANSWER_START = re.compile(
     r"(?:^|\n)\s*\**(?:the\s+)?(?:correct\s+|right\s+|final\s+)?answer\s+is\b"
     r"|(?:^|[\n.?!]\s*)\**(?:the\s+)?(?:correct\s+|right\s+|final\s+)?answer(?:\s+is)?\s*\**\s*[:：]"
     r"|(?:^|\n)\s*\**(?:solution|correct answer)\**\s*[:：]", re.IGNORECASE)
-# The "A:" of a Q:/A: pair, opening a line or following the question mark; not when a "B:" line
-# follows (then A:, B:, ... are a quiz's options).
-_A_LINE = re.compile(r"(?:^|\n|(?<=\?))\s*\**a\**\s*[:：]\s*\S", re.IGNORECASE)
+# The "A:" of a Q:/A: pair, opening a line or following the question mark (and its closing quote:
+# `Q: "What is …?" A: "…"`); not when a "B:" line follows (then A:, B:, ... are a quiz's options).
+_A_LINE = re.compile(r"(?:^|\n|(?<=\?)|(?<=\?[\"'”’]))\s*\**a\**\s*[:：]\s*\S", re.IGNORECASE)
 _B_OPTION = re.compile(r"\n\s*\**b\**\s*[:：.)]", re.IGNORECASE)
 # The model's name and maker in a system turn: "You are Qwen, created by Alibaba Cloud",
 # "a helpful AI assistant named SmolLM, trained by Hugging Face".
