@@ -16,10 +16,12 @@ def row(i: int, ok: bool) -> dict:
 
 
 def test_throughput_counts_tokens_rows_and_accepted_rows():
-    got = throughput([row(0, True), row(1, False), row(2, True)], rejected=1, seconds=36.0)
-    assert got == {"wall_seconds": 36.0, "tokens": 120, "tokens_per_s": 3.3, "rows_per_hour": 400.0,
+    # the dropped row's tokens were generated in this run too
+    dropped = dict(row(3, True), drop_reason="failed: quality >= 'average'")
+    got = throughput([row(0, True), row(1, False), row(2, True)], rejected=[dropped], seconds=36.0)
+    assert got == {"wall_seconds": 36.0, "tokens": 160, "tokens_per_s": 4.4, "rows_per_hour": 400.0,
                    "accepted_rows": 2, "accepted_rows_per_hour": 200.0}
-    multi = throughput([{"conversation_status": "ok"}, {"conversation_status": "ended_early"}], 0, 3600.0)
+    multi = throughput([{"conversation_status": "ok"}, {"conversation_status": "ended_early"}], [], 3600.0)
     assert multi["accepted_rows"] == 1 and multi["tokens"] == 0
 
 

@@ -116,7 +116,7 @@ class SaveDataset(UsesRuntime, GlobalStep):
         if rejected is not None:
             summary["rejected"] = {"rows": len(rejected), "reasons": dict(collections.Counter(
                 str(r.get("drop_reason")) for r in rejected).most_common())}
-        summary["throughput"] = throughput(rows, len(rejected or []), time.time() - (self._run_started or time.time()))
+        summary["throughput"] = throughput(rows, rejected or [], time.time() - (self._run_started or time.time()))
         write_dataset(Path(self.output_dir), rows, summary, lambda folder: self._extras(folder, rows, rejected, summary))
         if self.rejected_from:
             Path(self.rejected_from).unlink(missing_ok=True)  # moved into the dataset folder
@@ -155,17 +155,17 @@ class SaveDataset(UsesRuntime, GlobalStep):
                                  f"write it later with `distilabel-magpie report {self.output_dir}`")
 
 
-def throughput(rows: list[dict], rejected: int, seconds: float) -> dict:
-    """The run's speed: wall time (from the run's start to the write), tokens generated (the rows'
-    `statistics*` metadata, rejected rows not included), tokens/s, rows and accepted rows per hour.
-    Rows a filter dropped count as made, not as accepted."""
+def throughput(rows: list[dict], rejected: list[dict], seconds: float) -> dict:
+    """The run's speed: wall time (from the run's start to the write), tokens generated (the
+    `statistics*` metadata of every row made, the ones a filter dropped included: the run generated
+    them too), tokens/s, rows and accepted rows per hour. Dropped rows count as made, not as accepted."""
     from distilabel_magpie.runtime.progress import row_tokens
 
     seconds = max(seconds, 1e-9)
-    tokens = sum(row_tokens(r) for r in rows)
+    tokens = sum(row_tokens(r) for r in rows + rejected)
     accepted = sum(accepted_row(r) for r in rows)
     return {"wall_seconds": round(seconds, 1), "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1),
-            "rows_per_hour": round((len(rows) + rejected) * 3600 / seconds, 1),
+            "rows_per_hour": round((len(rows) + len(rejected)) * 3600 / seconds, 1),
             "accepted_rows": accepted, "accepted_rows_per_hour": round(accepted * 3600 / seconds, 1)}
 
 
