@@ -11,6 +11,7 @@ bootstrap interval on the page."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -64,6 +65,7 @@ def load_judge(judge: str) -> Any:
     from distilabel_magpie.engines import LlamaCppEngine
     from distilabel_magpie.scoring import MagpieJudge
 
+    logging.getLogger("distilabel.step.sweep_judge").setLevel(logging.ERROR)  # "no pipeline": it runs on its own
     step = MagpieJudge(name="sweep_judge", llm=LlamaCppEngine(model_path=judge), tags=TAGS)
     step.load()
     return step
