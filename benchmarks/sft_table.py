@@ -59,5 +59,6 @@ def main() -> None:
                f"{r.get('response_status') or '–'} | {_cell(r.get('response'))} |" for r in rows[:args.examples]]))
     print("\n".join(out) + "\n\n" + "\n\n".join(blocks))
 
+
 if __name__ == "__main__":
     main()

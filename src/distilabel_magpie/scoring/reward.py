@@ -215,7 +215,7 @@ class RewardModelLabeler(UsesRuntime, Step):
         - reward_base (`float | None`): score of the base response (with `base_response_column`).
         - reward_difference (`float | None`): reward - reward_base (with `base_response_column`).
         - reward_model (`str`): the `model` that scored the row, so a run's report and Argilla
-          records name it (`tiny-random` is marked there as a stand-in).
+          records name it (the report marks `tiny-random` as a stand-in).
 
     Categories:
         - scorer
